@@ -1,0 +1,137 @@
+"""Command-line edges: argument parsing, logging setup, and QAError -> one line + exit 1."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from .errors import QAError
+
+log = logging.getLogger("qa")
+
+
+def quiet_third_parties() -> None:
+    """No telemetry or hub calls from the libraries, before any of them is imported."""
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def setup_logging(quiet: bool, verbose: bool = False) -> None:
+    level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def ingest_parser(prog: str = "ingest.py") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Ingest documents (.txt .md .html .pdf .docx) into the index, incrementally.",
+    )
+    parser.add_argument("paths", nargs="*", help="files or folders (default: those already indexed, else seeds/)")
+    parser.add_argument("--index", dest="index_dir", help="index folder (QA_INDEX_DIR, default vectorstore/)")
+    parser.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000 (QA_CHROMA_URL)")
+    parser.add_argument("--model", dest="embedding_model", help="embedding model name or folder (QA_EMBEDDING_MODEL)")
+    parser.add_argument("--rebuild", action="store_true", help="build a fresh index, switch to it when complete")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary, only errors")
+    parser.add_argument("--strict", action="store_true", help="fail on the first file that cannot be ingested")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each batch written")
+    return parser
+
+
+def run_ingest(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .ingestion import ingest
+
+    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url, embedding_model=args.embedding_model)
+    show_progress = not args.quiet and sys.stderr.isatty()
+    report = ingest(args.paths or None, settings, rebuild=args.rebuild, strict=args.strict, progress=show_progress)
+    if args.json:
+        print(json.dumps(report.to_json()))
+    elif not args.quiet:
+        print(report.summary())
+    return 0
+
+
+def guarded(main: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[str] | None], int]:
+    """Run `main`; a QAError becomes one line on stderr and exit code 1."""
+
+    def wrapper(argv: Sequence[str] | None = None) -> int:
+        try:
+            return main(argv)
+        except QAError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("error: interrupted", file=sys.stderr)
+            return 130
+
+    return wrapper
+
+
+@guarded
+def ingest_main(argv: Sequence[str] | None = None) -> int:
+    quiet_third_parties()
+    args = ingest_parser().parse_args(argv)
+    setup_logging(args.quiet, args.verbose)
+    return run_ingest(args)
+
+
+def _search_cmd(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .index import IndexReader
+
+    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url)
+    reader = IndexReader(settings)
+    passages = reader.search(args.query, k=args.k)
+    if args.json:
+        print(json.dumps([passage.__dict__ for passage in passages]))
+    else:
+        for rank, passage in enumerate(passages, 1):
+            where = passage.source + (f" p.{passage.page}" if passage.page else "")
+            print(f"[{rank}] {where} ({passage.score:.3f})\n    {passage.text[:300]!s}\n")
+    return 0
+
+
+def _stats_cmd(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .index import IndexReader
+
+    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url)
+    reader = IndexReader(settings)
+    assert reader.state is not None
+    stats = {**reader.state.__dict__, "chunks": reader.count(), "index_dir": str(settings.index_dir)}
+    print(json.dumps(stats, indent=None if args.json else 2))
+    return 0
+
+
+@guarded
+def qa_main(argv: Sequence[str] | None = None) -> int:
+    """python -m qa ingest|search|stats"""
+    quiet_third_parties()
+    parser = argparse.ArgumentParser(prog="python -m qa")
+    commands = parser.add_subparsers(dest="command", required=True)
+    ingest_cmd = commands.add_parser("ingest", parents=[ingest_parser("ingest")], add_help=False)
+    ingest_cmd.set_defaults(handler=run_ingest)
+    for name, handler, text in (("search", _search_cmd, "nearest passages"), ("stats", _stats_cmd, "index facts")):
+        sub = commands.add_parser(name, help=text)
+        if name == "search":
+            sub.add_argument("query")
+            sub.add_argument("-k", type=int, default=4)
+        sub.add_argument("--index", dest="index_dir")
+        sub.add_argument("--chroma-url")
+        sub.add_argument("--json", action="store_true")
+        sub.add_argument("--quiet", action="store_true")
+        sub.add_argument("-v", "--verbose", action="store_true")
+        sub.set_defaults(handler=handler)
+    args = parser.parse_args(argv)
+    setup_logging(args.quiet, args.verbose)
+    return int(args.handler(args))

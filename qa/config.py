@@ -1,0 +1,78 @@
+"""Settings: defaults in code, overridden by an optional TOML file, then QA_* env vars, then
+explicit overrides (CLI flags). Loaded once by an edge and passed down; no module globals."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from .errors import ConfigError
+
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Every knob of the product. Env var = QA_ + upper-case field name."""
+
+    model_config = SettingsConfigDict(env_prefix="QA_", extra="forbid", validate_default=True)
+
+    index_dir: Path = Field(Path("vectorstore"), description="Folder of the index (Chroma, records).")
+    chroma_url: str | None = Field(None, description="Use a Chroma server, e.g. http://127.0.0.1:8000.")
+    documents_dir: Path = Field(Path("seeds"), description="Documents ingested when no path is given.")
+
+    embedding_model: str = Field(DEFAULT_EMBEDDING_MODEL, description="sentence-transformers name or folder.")
+    embedding_batch_size: int = Field(64, ge=1, description="Passages per forward pass.")
+    embedding_threads: int | None = Field(None, ge=1, description="torch threads (default: all cores).")
+
+    tokenizer: str = Field("cl100k_base", description="tiktoken encoding used to size chunks.")
+    chunk_tokens: int = Field(200, ge=16, le=8192, description="Target chunk size in tokens.")
+    chunk_overlap: int = Field(40, ge=0, description="Tokens shared by neighbouring chunks.")
+
+    max_file_mb: float = Field(50.0, gt=0, description="Larger files are skipped.")
+    index_batch_size: int = Field(256, ge=1, description="Chunks written to the index per batch.")
+    lock_timeout_s: float = Field(600.0, ge=0, description="How long a writer waits for another.")
+
+    @field_validator("chunk_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info: Any) -> int:
+        size = info.data.get("chunk_tokens")
+        if size is not None and value >= size:
+            raise ValueError(f"chunk_overlap ({value}) must be smaller than chunk_tokens ({size})")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = os.environ.get("QA_CONFIG", "qa.toml")
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from code defaults, qa.toml (or $QA_CONFIG), QA_* env vars and `overrides`.
+
+    Overrides whose value is None are ignored, so CLI flags can be passed straight through.
+    """
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'} (QA_{str(err['loc'][0]).upper() if err['loc'] else ''}): {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,80 @@
+"""Which files an ingest run covers: walk the given paths recursively, following symlinks
+without ever looping, and say why anything given could not be used."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .loaders import is_supported
+from .types import Skipped
+
+
+@dataclass(frozen=True)
+class FoundFile:
+    path: Path  # absolute, as reached (symlinks not resolved)
+    root: Path  # the folder or file the user named, absolute
+    source: str  # path relative to the root's folder, with / separators
+
+
+@dataclass
+class Discovery:
+    files: list[FoundFile]
+    roots: list[Path]  # roots that exist and were walked completely
+    skipped: list[Skipped]
+
+
+def _walk(root: Path, skipped: list[Skipped]) -> Iterator[FoundFile]:
+    visited: set[tuple[int, int]] = set()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=lambda e: skipped.append(
+        Skipped(str(e.filename), f"cannot list folder: {e.strerror}"))):
+        current = Path(dirpath)
+        try:
+            st = current.stat()
+        except OSError as exc:
+            skipped.append(Skipped(str(current), f"cannot read folder: {exc.strerror}"))
+            dirnames[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in visited:
+            skipped.append(Skipped(str(current), "symlink loop: folder already visited"))
+            dirnames[:] = []
+            continue
+        visited.add((st.st_dev, st.st_ino))
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if name.startswith("."):
+                continue
+            path = current / name
+            if not is_supported(path):
+                continue
+            yield FoundFile(path=path, root=root, source=path.relative_to(root).as_posix())
+
+
+def discover(paths: list[Path]) -> Discovery:
+    """Expand files and folders into the supported files below them, in a stable order."""
+    found = Discovery(files=[], roots=[], skipped=[])
+    for given in paths:
+        root = Path(os.path.abspath(given))
+        try:
+            is_dir = root.is_dir()
+            exists = root.exists() or root.is_symlink()
+        except OSError as exc:  # e.g. ELOOP on a self-referencing link
+            found.skipped.append(Skipped(str(given), f"cannot access: {exc.strerror or exc}"))
+            continue
+        if not exists:
+            found.skipped.append(Skipped(str(given), "no such file or directory"))
+            continue
+        if is_dir:
+            found.files.extend(_walk(root, found.skipped))
+        elif not root.exists():
+            found.skipped.append(Skipped(str(given), "broken symlink or symlink loop"))
+            continue
+        elif not is_supported(root):
+            found.skipped.append(Skipped(str(given), f"unsupported file type {root.suffix or '(none)'}"))
+            continue
+        else:
+            found.files.append(FoundFile(path=root, root=root, source=root.name))
+        found.roots.append(root)
+    return found

@@ -1,0 +1,407 @@
+"""The index on disk: Chroma collections, the record manager, and the pointer that names the live
+generation.
+
+Layout of `index_dir`:
+    index.json              the pointer: live collection, records file, embedding model, version
+    index-id                random id of this index (marks its collections on a shared server)
+    chroma/                 the embedded Chroma store (absent in server mode)
+    records-<gen>.sqlite    record manager + file manifest of generation <gen>
+    write.lock              held by the one writer
+
+A rebuild (and the very first ingest) writes a new generation beside the live one and switches
+by atomically replacing index.json, so a crash at any moment leaves the previous index answering.
+Leftovers of a crashed run are removed by the next writer.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import secrets
+import time
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import ChromaError, NotFoundError
+
+from .config import Settings
+from .embeddings import SentenceEmbeddings, resolve_model
+from .errors import ConfigError, IndexBusy, IndexMismatch, IndexMissing, IndexStoreError
+from .records import SQLiteRecordManager
+from .types import Passage
+
+log = logging.getLogger(__name__)
+
+POINTER = "index.json"
+FORMAT = 1
+_COLLECTION_PREFIX = "qa-"
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """What index.json says about the live generation."""
+
+    generation: str
+    collection: str
+    records: str
+    embedding_model: str
+    dimension: int
+    tokenizer: str
+    chunk_tokens: int
+    chunk_overlap: int
+    created: str
+    updated: str
+    version: int = 0
+    writer_pid: int = 0
+    format: int = FORMAT
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def read_state(index_dir: Path) -> IndexState | None:
+    """The live generation, or None when no index has been committed yet."""
+    try:
+        raw = (index_dir / POINTER).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise IndexStoreError(f"cannot read {index_dir / POINTER}: {exc}") from exc
+    try:
+        data = json.loads(raw)
+        return IndexState(**data)
+    except (ValueError, TypeError) as exc:
+        raise IndexStoreError(f"{index_dir / POINTER} is damaged ({exc}); rebuild with: python ingest.py --rebuild") from exc
+
+
+def write_state(index_dir: Path, state: IndexState) -> None:
+    """Replace index.json atomically: readers see the old pointer or the new one, never half."""
+    tmp = index_dir / f".{POINTER}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as handle:
+        json.dump(asdict(state), handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, index_dir / POINTER)
+    dir_fd = os.open(index_dir, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def index_id(index_dir: Path) -> str:
+    """A random id for this index folder, created once; tags its collections on a shared server."""
+    path = index_dir / "index-id"
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        value = secrets.token_hex(8)
+        path.write_text(value, encoding="utf-8")
+        return value
+
+
+def open_client(settings: Settings) -> Any:
+    """A Chroma client with telemetry off: embedded under index_dir, or a server via chroma_url."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_url:
+            url = urlparse(settings.chroma_url)
+            if url.scheme not in ("http", "https") or not url.hostname:
+                raise ConfigError(f"QA_CHROMA_URL must look like http://host:port, got {settings.chroma_url!r}")
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        return chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
+    except (ChromaError, ValueError, OSError) as exc:
+        where = settings.chroma_url or str(settings.index_dir)
+        raise IndexStoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+def _close_client(client: Any) -> None:
+    close = getattr(client, "close", None)
+    if close is not None:
+        close()
+
+
+class WriteLock:
+    """One writer per index folder (fcntl lock; released by the kernel if the process dies)."""
+
+    def __init__(self, index_dir: Path, timeout_s: float) -> None:
+        self.path = index_dir / "write.lock"
+        self.timeout_s = timeout_s
+        self._fd: int | None = None
+
+    def __enter__(self) -> WriteLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.timeout_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise IndexBusy(
+                        f"another ingest is writing to {self.path.parent} (waited {self.timeout_s:.0f} s, "
+                        "QA_LOCK_TIMEOUT_S)"
+                    ) from exc
+                time.sleep(0.2)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+def check_model(state: IndexState, embeddings: SentenceEmbeddings) -> None:
+    """Refuse to mix vectors of two models (peers crash later with a dimension mismatch)."""
+    if state.embedding_model != embeddings.name:
+        raise IndexMismatch(
+            f"the index was built with embedding model {state.embedding_model!r} but "
+            f"QA_EMBEDDING_MODEL is {embeddings.name!r}; rebuild it with: python ingest.py --rebuild "
+            f"(or set QA_EMBEDDING_MODEL back)"
+        )
+
+
+class IndexWriter:
+    """Opens the live generation for incremental writes, or a new one for a rebuild; `commit()`
+    publishes the work. Use as a context manager: it holds the write lock throughout."""
+
+    def __init__(self, settings: Settings, embeddings: SentenceEmbeddings, rebuild: bool = False) -> None:
+        self.settings = settings
+        self.embeddings = embeddings
+        self.rebuild = rebuild
+        self.index_dir = settings.index_dir
+        self._lock = WriteLock(self.index_dir, settings.lock_timeout_s)
+        self.previous: IndexState | None = None
+        self.state: IndexState | None = None
+        self.fresh = False
+        self.client: Any = None
+        self.records: SQLiteRecordManager | None = None
+        self.collection: Any = None
+        self.vector_store: Any = None
+        self.known_roots: list[str] = []
+        self.previous_count = 0
+
+    def __enter__(self) -> IndexWriter:
+        try:
+            self.index_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise IndexStoreError(f"cannot create the index folder {self.index_dir}: {exc}") from exc
+        self._lock.__enter__()
+        try:
+            self._open()
+        except BaseException:
+            self._release()
+            raise
+        return self
+
+    def _open(self) -> None:
+        self.previous = read_state(self.index_dir)
+        self.client = open_client(self.settings)
+        self._remove_leftovers()
+        if self.previous is not None:
+            previous_records = SQLiteRecordManager(self.index_dir / self.previous.records)
+            try:
+                previous_records.create_schema()
+                self.known_roots = previous_records.roots()
+            finally:
+                previous_records.close()
+            try:
+                self.previous_count = int(
+                    self.client.get_collection(self.previous.collection, embedding_function=None).count()
+                )
+            except NotFoundError:
+                self.previous_count = 0
+        if self.previous is not None and not self.rebuild:
+            check_model(self.previous, self.embeddings)
+            self.state = self.previous
+            self.fresh = False
+        else:
+            generation = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
+            self.state = IndexState(
+                generation=generation,
+                collection=_COLLECTION_PREFIX + generation,
+                records=f"records-{generation}.sqlite",
+                embedding_model=self.embeddings.name,
+                dimension=self.embeddings.dimension,
+                tokenizer=self.settings.tokenizer,
+                chunk_tokens=self.settings.chunk_tokens,
+                chunk_overlap=self.settings.chunk_overlap,
+                created=_now(),
+                updated=_now(),
+            )
+            self.fresh = True
+        self.records = SQLiteRecordManager(self.index_dir / self.state.records)
+        self.records.create_schema()
+        self.collection = self._get_collection(create=self.fresh)
+        from langchain_chroma import Chroma
+
+        self.vector_store = Chroma(
+            client=self.client, collection_name=self.state.collection, embedding_function=self.embeddings
+        )
+
+    def _get_collection(self, create: bool) -> Any:
+        assert self.state is not None
+        try:
+            if create:
+                return self.client.create_collection(
+                    name=self.state.collection,
+                    embedding_function=None,
+                    metadata={
+                        "hnsw:space": "cosine",
+                        "embedding_model": self.state.embedding_model,
+                        "dimension": self.state.dimension,
+                        "index_id": index_id(self.index_dir),
+                    },
+                )
+            return self.client.get_collection(name=self.state.collection, embedding_function=None)
+        except NotFoundError as exc:
+            raise IndexStoreError(
+                f"collection {self.state.collection} named by {self.index_dir / POINTER} is missing from the "
+                "store; rebuild with: python ingest.py --rebuild"
+            ) from exc
+        except ChromaError as exc:
+            raise IndexStoreError(f"Chroma failed: {exc}") from exc
+
+    def _remove_leftovers(self) -> None:
+        """Delete generations of this index that no pointer names (a crashed rebuild's)."""
+        live = self.previous.collection if self.previous else None
+        live_records = self.previous.records if self.previous else None
+        ours = index_id(self.index_dir)
+        for collection in self.client.list_collections():
+            name = collection.name if hasattr(collection, "name") else str(collection)
+            if not name.startswith(_COLLECTION_PREFIX) or name == live:
+                continue
+            meta = self.client.get_collection(name, embedding_function=None).metadata or {}
+            if meta.get("index_id") == ours:
+                log.info("removing leftover collection %s", name)
+                self.client.delete_collection(name)
+        for path in self.index_dir.glob("records-*.sqlite*"):
+            if live_records is None or not path.name.startswith(live_records):
+                log.info("removing leftover record file %s", path.name)
+                path.unlink(missing_ok=True)
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def commit(self) -> IndexState:
+        """Publish what was written: switch to a fresh generation, or bump the live one's version."""
+        assert self.state is not None
+        self.state = replace(
+            self.state, updated=_now(), version=self.state.version + 1, writer_pid=os.getpid()
+        )
+        write_state(self.index_dir, self.state)
+        if self.fresh and self.previous is not None and self.previous.collection != self.state.collection:
+            self._drop(self.previous)
+            self.previous = None
+        return self.state
+
+    def _drop(self, old: IndexState) -> None:
+        try:
+            self.client.delete_collection(old.collection)
+        except (NotFoundError, ValueError):
+            pass
+        for path in self.index_dir.glob(old.records + "*"):
+            path.unlink(missing_ok=True)
+
+    def _release(self) -> None:
+        if self.records is not None:
+            self.records.close()
+            self.records = None
+        if self.client is not None:
+            _close_client(self.client)
+            self.client = None
+        self._lock.__exit__(None, None, None)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._release()
+
+
+class IndexReader:
+    """Queries the live generation. Picks up commits of other processes: a new pointer version
+    reopens the store, because Chroma keeps a process's vector index in memory."""
+
+    def __init__(self, settings: Settings, embeddings: SentenceEmbeddings | None = None) -> None:
+        self.settings = settings
+        self.embeddings = embeddings or SentenceEmbeddings(
+            settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads
+        )
+        self.state: IndexState | None = None
+        self._client: Any = None
+        self._collection: Any = None
+        self._refresh()
+
+    def _refresh(self) -> None:
+        state = read_state(self.settings.index_dir)
+        if state is None:
+            raise IndexMissing(
+                f"no index in {self.settings.index_dir}; build it with: python ingest.py [PATH ...]"
+            )
+        if state == self.state and self._collection is not None:
+            return
+        if resolve_model(self.settings.embedding_model).name != state.embedding_model:
+            check_model(state, self.embeddings)
+        if self._client is not None:
+            _close_client(self._client)
+        self._client = open_client(self.settings)
+        try:
+            self._collection = self._client.get_collection(state.collection, embedding_function=None)
+        except NotFoundError as exc:
+            raise IndexStoreError(f"collection {state.collection} is missing; rebuild the index") from exc
+        self.state = state
+
+    def count(self) -> int:
+        self._refresh()
+        return int(self._collection.count())
+
+    def search(self, query: str, k: int = 4) -> list[Passage]:
+        """The k chunks nearest to `query` (dense only; hybrid retrieval builds on this)."""
+        vector = self.embeddings.embed_query(query)
+        for attempt in (1, 2):
+            self._refresh()
+            try:
+                result = self._collection.query(
+                    query_embeddings=[vector], n_results=k, include=["documents", "metadatas", "distances"]
+                )
+                break
+            except (NotFoundError, ChromaError) as exc:
+                # A rebuild switched generations between our pointer read and the query.
+                if attempt == 2:
+                    raise IndexStoreError(f"query failed: {exc}") from exc
+                self.state = None
+        return [
+            Passage(
+                chunk_id=chunk_id,
+                text=text or "",
+                source=str(meta.get("source", "")),
+                title=str(meta.get("title", "")),
+                page=int(meta["page"]) if "page" in meta else None,
+                start=int(meta.get("start", 0)),
+                end=int(meta.get("end", 0)),
+                score=1.0 - float(distance),
+            )
+            for chunk_id, text, meta, distance in zip(
+                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            )
+        ]
+
+    def close(self) -> None:
+        if self._client is not None:
+            _close_client(self._client)
+            self._client = None

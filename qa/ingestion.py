@@ -1,0 +1,229 @@
+"""`ingest(paths, settings)`: files -> text -> chunks -> vectors in the index, incrementally.
+
+Unchanged files are recognised from the manifest (size + mtime, then sha256) and cost nothing;
+changed files go through LangChain's indexing API, which skips chunks already stored and removes
+the file's stale chunks; files gone from an ingested folder leave the index. A rebuild writes a
+new generation and switches to it only when complete (see index.py).
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from langchain_core.documents import Document
+from langchain_core.indexing import index as langchain_index
+from tqdm import tqdm
+
+from .chunking import Chunker
+from .config import Settings
+from .discovery import FoundFile, discover
+from .embeddings import SentenceEmbeddings
+from .errors import IngestError, IndexStoreError
+from .index import IndexWriter
+from .loaders import load_bytes
+from .records import FileRecord, SQLiteRecordManager
+from .types import IngestReport, Skipped
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Pending:
+    """A changed or new file, chunked, waiting for its batch to be written."""
+
+    record: FileRecord
+    documents: list[Document]
+    is_new: bool
+
+
+def _read(found: FoundFile, max_bytes: int) -> tuple[bytes, os.stat_result]:
+    path = found.path
+    try:
+        st = path.stat()
+    except OSError as exc:
+        reason = "symlink loop" if exc.errno == errno.ELOOP else f"cannot access: {exc.strerror}"
+        if exc.errno == errno.ENOENT and path.is_symlink():
+            reason = "broken symlink"
+        raise IngestError(found.source, reason) from exc
+    if st.st_size > max_bytes:
+        raise IngestError(
+            found.source, f"too large: {st.st_size / 1e6:.1f} MB over the {max_bytes / 1e6:.1f} MB limit (QA_MAX_FILE_MB)"
+        )
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except PermissionError as exc:
+        raise IngestError(found.source, "permission denied") from exc
+    except OSError as exc:
+        raise IngestError(found.source, f"cannot read: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise IngestError(found.source, f"too large: over the {max_bytes / 1e6:.1f} MB limit (QA_MAX_FILE_MB)")
+    return data, st
+
+
+def _documents(found: FoundFile, data: bytes, chunker: Chunker, model: str) -> tuple[list[Document], list[str]]:
+    loaded = load_bytes(data, found.path)
+    chunks = chunker.split(loaded.text, loaded.page_starts)
+    if not chunks:
+        raise IngestError(found.source, "no text in file")
+    documents = []
+    for number, chunk in enumerate(chunks):
+        metadata: dict[str, str | int] = {
+            "source": found.source,
+            "source_id": str(found.path),
+            "title": loaded.title,
+            "start": chunk.start,
+            "end": chunk.end,
+            "chunk_index": number,
+            "content_hash": hashlib.sha256(chunk.text.encode("utf-8")).hexdigest()[:32],
+            "embedding_model": model,
+        }
+        if chunk.page is not None:
+            metadata["page"] = chunk.page
+        documents.append(Document(page_content=chunk.text, metadata=metadata))
+    return documents, loaded.warnings
+
+
+class _Run:
+    """State of one ingest run; methods are its steps."""
+
+    def __init__(self, writer: IndexWriter, settings: Settings, strict: bool, progress: bool) -> None:
+        self.writer = writer
+        self.settings = settings
+        self.strict = strict
+        self.records: SQLiteRecordManager = writer.records  # type: ignore[assignment]
+        self.report = IngestReport(embedding_model=writer.embeddings.name, index_dir=str(settings.index_dir))
+        self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap, settings.tokenizer)
+        self.pending: list[_Pending] = []
+        self.pending_chunks = 0
+        self.show = progress
+        self.chunk_bar: tqdm | None = None
+
+    def skip(self, path: str, reason: str) -> None:
+        if self.strict:
+            raise IngestError(path, reason)
+        log.warning("skipped %s: %s", path, reason)
+        self.report.skipped.append(Skipped(path, reason))
+
+    def visit(self, found: FoundFile) -> None:
+        source_id = str(found.path)
+        known = None if self.writer.fresh else self.records.get_file(source_id)
+        try:
+            if known is not None:
+                st = found.path.stat()
+                if st.st_size == known.size and st.st_mtime_ns == known.mtime_ns:
+                    self.report.files_unchanged += 1
+                    return
+            data, st = _read(found, int(self.settings.max_file_mb * 1_000_000))
+            digest = hashlib.sha256(data).hexdigest()
+            record = FileRecord(source_id, str(found.root), found.source, st.st_size, st.st_mtime_ns, digest, 0)
+            if known is not None and known.sha256 == digest:
+                self.records.put_files([FileRecord(**{**record.__dict__, "chunks": known.chunks})])
+                self.report.files_unchanged += 1
+                return
+            documents, warnings = _documents(found, data, self.chunker, self.writer.embeddings.name)
+        except IngestError as exc:
+            self.skip(found.source, exc.reason)
+            return
+        except OSError as exc:
+            self.skip(found.source, f"cannot read: {exc.strerror or exc}")
+            return
+        for warning in warnings:
+            log.warning("%s: %s", found.source, warning)
+        self.pending.append(_Pending(FileRecord(**{**record.__dict__, "chunks": len(documents)}), documents, known is None))
+        self.pending_chunks += len(documents)
+        if self.pending_chunks >= self.settings.index_batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        """Embed and write the pending files' chunks, then record the files as done."""
+        if not self.pending:
+            return
+        documents = [doc for item in self.pending for doc in item.documents]
+        try:
+            result = langchain_index(
+                documents,
+                self.records,
+                self.writer.vector_store,
+                cleanup="incremental",
+                source_id_key="source_id",
+                batch_size=self.settings.index_batch_size,
+                key_encoder="sha256",
+            )
+        except (OSError, ValueError) as exc:
+            raise IndexStoreError(f"writing to the index failed: {exc}") from exc
+        self.records.put_files([item.record for item in self.pending])
+        self.report.chunks_added += result["num_added"]
+        self.report.chunks_deleted += result["num_deleted"]
+        self.report.files_added += sum(item.is_new for item in self.pending)
+        self.report.files_updated += sum(not item.is_new for item in self.pending)
+        if self.chunk_bar is not None:
+            self.chunk_bar.update(len(documents))
+        log.info("indexed batch: %d chunks from %d files", len(documents), len(self.pending))
+        self.pending.clear()
+        self.pending_chunks = 0
+        if not self.writer.fresh:
+            self.writer.commit()  # other processes' readers pick the new chunks up now
+
+    def remove_missing(self, root: Path, seen: set[str]) -> None:
+        """Files recorded under `root` that are gone from disk leave the index."""
+        for record in self.records.files_under(str(root)):
+            if record.source_id in seen:
+                continue
+            keys = self.records.list_keys(group_ids=[record.source_id])
+            if keys:
+                self.writer.vector_store.delete(ids=keys)
+                self.records.delete_keys(keys)
+            self.records.delete_file(record.source_id)
+            self.report.files_deleted += 1
+            self.report.chunks_deleted += len(keys)
+            log.info("removed %s (%d chunks): no longer on disk", record.source, len(keys))
+
+
+def ingest(
+    paths: Sequence[str | Path] | None,
+    settings: Settings,
+    *,
+    rebuild: bool = False,
+    strict: bool = False,
+    progress: bool = False,
+    embeddings: SentenceEmbeddings | None = None,
+) -> IngestReport:
+    """Bring the index in line with `paths` (default: the folders already in the index, or
+    settings.documents_dir). Raises QAError subclasses; a bad file is reported, not raised,
+    unless `strict`."""
+    started = time.perf_counter()
+    embeddings = embeddings or SentenceEmbeddings(
+        settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads
+    )
+    with IndexWriter(settings, embeddings, rebuild=rebuild) as writer:
+        targets = [Path(p) for p in paths] if paths else [Path(r) for r in writer.known_roots] or [settings.documents_dir]
+        found = discover(targets)
+        run = _Run(writer, settings, strict, progress)
+        for skipped in found.skipped:
+            run.skip(skipped.path, skipped.reason)
+        if rebuild and writer.previous is not None:
+            run.report.chunks_deleted = writer.previous_count
+        run.report.rebuilt = writer.fresh and writer.previous is not None
+        file_bar = tqdm(total=len(found.files), unit="file", desc="files", disable=not progress, position=0)
+        run.chunk_bar = tqdm(unit="chunk", desc="chunks", disable=not progress, position=1)
+        seen: set[str] = set()
+        with file_bar, run.chunk_bar:
+            for item in found.files:
+                seen.add(str(item.path))
+                run.visit(item)
+                file_bar.update(1)
+            run.flush()
+        for root in found.roots:
+            run.remove_missing(root, seen)
+        run.report.chunks_total = writer.count()
+        writer.commit()
+    run.report.seconds = time.perf_counter() - started
+    return run.report

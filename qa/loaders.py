@@ -1,0 +1,159 @@
+"""Path -> extracted text + title (+ page offsets). One reader per file type, in a dict.
+
+Every failure becomes an IngestError naming the reason, so one bad file never stops a run.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from charset_normalizer import from_bytes
+
+from .errors import IngestError
+
+log = logging.getLogger(__name__)
+
+_SNIFF_BYTES = 8192
+# Control characters that do not occur in text (everything below 0x20 except \t \n \f \r, and DEL).
+_BINARY_CONTROL = bytes(set(range(32)) - {9, 10, 12, 13}) + b"\x7f"
+
+
+@dataclass
+class LoadedText:
+    """The text of one file as the index will see it."""
+
+    text: str
+    title: str
+    page_starts: list[int] | None = None  # offset where page i+1 begins (PDF only)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:_SNIFF_BYTES]
+    if b"\x00" in sample:
+        return True
+    if not sample:
+        return False
+    control = sum(1 for byte in sample if byte in _BINARY_CONTROL)
+    return control / len(sample) > 0.05
+
+
+def decode_text(data: bytes, path: str) -> tuple[str, list[str]]:
+    """Bytes -> str: UTF-8 (with or without BOM) first, else the detected encoding, said aloud."""
+    if _looks_binary(data):
+        raise IngestError(path, "binary content, not text")
+    try:
+        return data.decode("utf-8-sig"), []
+    except UnicodeDecodeError:
+        pass
+    best = from_bytes(data).best()
+    if best is not None and best.encoding:
+        return str(best), [f"not UTF-8; decoded as {best.encoding}"]
+    return data.decode("utf-8", errors="replace"), ["not UTF-8 and no encoding detected; undecodable bytes replaced"]
+
+
+def _first_line_title(text: str) -> str:
+    for line in text.splitlines():
+        line = line.strip().lstrip("#").strip()
+        if line:
+            return line[:200]
+    return ""
+
+
+def _read_plain(data: bytes, path: str) -> LoadedText:
+    text, warnings = decode_text(data, path)
+    return LoadedText(text=text, title=_first_line_title(text), warnings=warnings)
+
+
+def _read_html(data: bytes, path: str) -> LoadedText:
+    from bs4 import BeautifulSoup
+
+    markup, warnings = decode_text(data, path)
+    soup = BeautifulSoup(markup, "lxml")
+    title = soup.title.get_text(" ", strip=True) if soup.title else ""
+    for tag in soup(["script", "style", "noscript", "template", "head", "svg", "iframe", "object"]):
+        tag.decompose()
+    text = soup.get_text("\n")
+    text = re.sub(r"[ \t\r\f\v]+", " ", text)
+    text = re.sub(r" ?\n ?", "\n", text)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip()
+    return LoadedText(text=text, title=title or _first_line_title(text), warnings=warnings)
+
+
+def _read_pdf(data: bytes, path: str) -> LoadedText:
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise IngestError(path, "encrypted PDF")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        meta_title = (reader.metadata.title if reader.metadata else None) or ""
+    except IngestError:
+        raise
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
+        raise IngestError(path, f"corrupt PDF ({type(exc).__name__}: {exc})") from exc
+    parts: list[str] = []
+    page_starts: list[int] = []
+    offset = 0
+    for page_text in pages:
+        page_starts.append(offset)
+        parts.append(page_text)
+        offset += len(page_text) + 2  # the "\n\n" joining pages
+    text = "\n\n".join(parts)
+    if not text.strip():
+        raise IngestError(path, "PDF has no extractable text (scanned images?)")
+    return LoadedText(text=text, title=str(meta_title).strip() or _first_line_title(text), page_starts=page_starts)
+
+
+def _read_docx(data: bytes, path: str) -> LoadedText:
+    import docx
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+        raise IngestError(path, f"corrupt DOCX ({type(exc).__name__}: {exc})") from exc
+    paragraphs = [p.text for p in document.paragraphs]
+    for table in document.tables:
+        for row in table.rows:
+            paragraphs.append(" | ".join(cell.text for cell in row.cells))
+    text = "\n\n".join(p for p in paragraphs if p.strip())
+    title = (document.core_properties.title or "").strip()
+    return LoadedText(text=text, title=title or _first_line_title(text))
+
+
+Reader = Callable[[bytes, str], LoadedText]
+
+READERS: dict[str, Reader] = {
+    ".txt": _read_plain,
+    ".md": _read_plain,
+    ".markdown": _read_plain,
+    ".html": _read_html,
+    ".htm": _read_html,
+    ".pdf": _read_pdf,
+    ".docx": _read_docx,
+}
+
+
+def is_supported(path: Path) -> bool:
+    return path.suffix.lower() in READERS
+
+
+def load_bytes(data: bytes, path: Path) -> LoadedText:
+    """Extract text from the bytes of `path` with the reader for its extension."""
+    reader = READERS.get(path.suffix.lower())
+    if reader is None:
+        raise IngestError(str(path), f"unsupported file type {path.suffix or '(none)'}")
+    if not data.strip():
+        raise IngestError(str(path), "empty file")
+    loaded = reader(data, str(path))
+    if not loaded.text.strip():
+        raise IngestError(str(path), "no text in file")
+    return loaded

@@ -1,0 +1,76 @@
+"""Plain data passed between modules and returned by the public API."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file that was not ingested, and why."""
+
+    path: str
+    reason: str
+
+
+@dataclass
+class IngestReport:
+    """What one ingest run did. `to_json()` is the `ingest.py --json` contract."""
+
+    files_added: int = 0
+    files_updated: int = 0
+    files_unchanged: int = 0
+    files_deleted: int = 0
+    chunks_added: int = 0
+    chunks_deleted: int = 0
+    chunks_total: int = 0
+    seconds: float = 0.0
+    skipped: list[Skipped] = field(default_factory=list)
+    rebuilt: bool = False
+    embedding_model: str = ""
+    index_dir: str = ""
+
+    @property
+    def files_skipped(self) -> int:
+        return len(self.skipped)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": {
+                "added": self.files_added,
+                "updated": self.files_updated,
+                "unchanged": self.files_unchanged,
+                "deleted": self.files_deleted,
+                "skipped": self.files_skipped,
+            },
+            "chunks": {"added": self.chunks_added, "deleted": self.chunks_deleted, "total": self.chunks_total},
+            "seconds": round(self.seconds, 3),
+            "skipped": [asdict(s) for s in self.skipped],
+            "rebuilt": self.rebuilt,
+            "embedding_model": self.embedding_model,
+            "index_dir": self.index_dir,
+        }
+
+    def summary(self) -> str:
+        """One human line for the CLI."""
+        return (
+            f"files: {self.files_added} added, {self.files_updated} updated, "
+            f"{self.files_unchanged} unchanged, {self.files_deleted} deleted, {self.files_skipped} skipped; "
+            f"chunks: {self.chunks_added} added, {self.chunks_deleted} deleted, {self.chunks_total} in index; "
+            f"{self.seconds:.1f} s"
+        )
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One retrieved chunk with where it came from."""
+
+    chunk_id: str
+    text: str
+    source: str
+    title: str
+    page: int | None
+    start: int
+    end: int
+    score: float
