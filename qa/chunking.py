@@ -3,7 +3,6 @@ each chunk's character offsets in the extracted text (the app highlights quotes 
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -39,16 +38,27 @@ class Chunker:
         )
 
     def split(self, text: str, page_starts: list[int] | None = None) -> list[Chunk]:
-        """Chunks of `text`; `page_starts[i]` is the offset where page i+1 begins, if known."""
+        """Chunks of `text`; `page_starts[i]` is the offset where page i+1 begins, if known.
+
+        Pages are chunked separately so that no chunk (and so no citation) straddles two pages.
+        """
+        if not page_starts:
+            return self._split_span(text, 0, len(text), None)
+        bounds = [*page_starts, len(text)]
+        chunks: list[Chunk] = []
+        for number, (start, end) in enumerate(zip(bounds, bounds[1:]), 1):
+            chunks.extend(self._split_span(text, start, end, number))
+        return chunks
+
+    def _split_span(self, text: str, start: int, end: int, page: int | None) -> list[Chunk]:
+        span = text[start:end]
         chunks: list[Chunk] = []
         cursor = 0
-        for piece in self._splitter.split_text(text):
-            start = text.find(piece, cursor)
-            if start < 0:  # cannot happen with strip_whitespace splitting, but never lose a chunk
-                start = text.find(piece)
-            end = start + len(piece)
-            # The next chunk overlaps this one, so it starts at or after this chunk's start.
-            cursor = start + 1
-            page = bisect.bisect_right(page_starts, start) if page_starts else None
-            chunks.append(Chunk(text=piece, start=start, end=end, page=page))
+        for piece in self._splitter.split_text(span):
+            at = span.find(piece, cursor)
+            if at < 0:  # cannot happen with whitespace-stripped splits, but never lose a chunk
+                at = span.find(piece)
+            # the next chunk may overlap this one, so it starts after this chunk's start
+            cursor = at + 1
+            chunks.append(Chunk(text=piece, start=start + at, end=start + at + len(piece), page=page))
         return chunks

@@ -24,6 +24,10 @@ _SNIFF_BYTES = 8192
 _BINARY_CONTROL = bytes(set(range(32)) - {9, 10, 12, 13}) + b"\x7f"
 
 
+_WESTERN = "cp1252"
+_CHAOS_MARGIN = 0.1
+
+
 @dataclass
 class LoadedText:
     """The text of one file as the index will see it."""
@@ -52,9 +56,14 @@ def decode_text(data: bytes, path: str) -> tuple[str, list[str]]:
         return data.decode("utf-8-sig"), []
     except UnicodeDecodeError:
         pass
-    best = from_bytes(data).best()
-    if best is not None and best.encoding:
-        return str(best), [f"not UTF-8; decoded as {best.encoding}"]
+    matches = list(from_bytes(data))
+    if matches:
+        best = min(matches, key=lambda m: m.chaos)
+        # Short Western texts tie between many single-byte code pages; Windows-1252 is by far the
+        # most common of them, so it wins unless another encoding reads clearly better.
+        western = next((m for m in matches if _WESTERN in m.could_be_from_charset), None)
+        chosen = western if western is not None and western.chaos <= best.chaos + _CHAOS_MARGIN else best
+        return str(chosen), [f"not UTF-8; decoded as {chosen.encoding}"]
     return data.decode("utf-8", errors="replace"), ["not UTF-8 and no encoding detected; undecodable bytes replaced"]
 
 

@@ -1,0 +1,103 @@
+"""Shared fixtures: the real embedding model loaded once per session, throwaway indexes and
+corpora in tmp_path, and helpers to run the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from qa import Settings, load_settings  # noqa: E402
+from qa.embeddings import SentenceEmbeddings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SEED_FILE = next(SEEDS.glob("*.txt"))
+
+
+@pytest.fixture(scope="session")
+def embeddings() -> SentenceEmbeddings:
+    model = SentenceEmbeddings("sentence-transformers/all-MiniLM-L6-v2")
+    assert model.dimension == 384  # loads the model once for the whole session
+    return model
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: object) -> Settings:
+        overrides.setdefault("index_dir", tmp_path / "index")
+        return load_settings(**overrides)
+
+    return make
+
+
+@pytest.fixture
+def docs(tmp_path: Path) -> Path:
+    """A documents folder holding a copy of the seed article."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    shutil.copy(SEED_FILE, folder / SEED_FILE.name)
+    return folder
+
+
+def write_articles(folder: Path, count: int, paragraphs: int = 6, tag: str = "") -> list[Path]:
+    """Distinct, realistic-enough text files (each paragraph names its file, so they differ)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    topics = ["harbour", "railway", "orchard", "observatory", "library", "glacier", "market", "vineyard"]
+    paths = []
+    for number in range(count):
+        topic = topics[number % len(topics)]
+        body = "\n\n".join(
+            f"Report {tag}{number}, part {part}: the {topic} council of town {number} met on day {part} "
+            f"and agreed that {topic} budgets rise by {number + part} percent. Residents asked why the "
+            f"{topic} was closed for {part + 2} weeks; officials blamed storms and late deliveries."
+            for part in range(paragraphs)
+        )
+        path = folder / f"article-{tag}{number:03d}.txt"
+        path.write_text(f"{topic.title()} report {tag}{number}\n\n{body}\n", encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def run_cli(args: list[str], env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
+    """Run a project command (`ingest.py ...` or `-m qa ...`) with this interpreter."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=600, **kwargs
+    )
+
+
+def make_pdf(pages: list[str]) -> bytes:
+    """A minimal valid PDF with one line of text per page (no PDF writer library needed)."""
+    objects: list[bytes] = []
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(len(pages)))
+    font_ref = 3 + 2 * len(pages)
+    objects.append(b"<< /Type /Catalog /Pages 2 0 R >>")
+    objects.append(f"<< /Type /Pages /Kids [{kids}] /Count {len(pages)} >>".encode())
+    for i, text in enumerate(pages):
+        content = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
+            f"/Resources << /Font << /F1 {font_ref} 0 R >> >> >>".encode()
+        )
+        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % number + body + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    for offset in offsets:
+        out += b"%010d 00000 n \n" % offset
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)

@@ -1,0 +1,78 @@
+"""The ingest CLI as scripts use it: the --json contract, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from .conftest import ROOT, SEED_FILE, run_cli, write_articles
+
+
+def test_json_contract_and_quiet(tmp_path: Path) -> None:
+    result = run_cli(["ingest.py", "seeds", "--index", str(tmp_path / "idx"), "--json", "--quiet"])
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    report = json.loads(result.stdout)
+    assert set(report["files"]) >= {"added", "updated", "unchanged", "deleted", "skipped"}
+    assert all(isinstance(v, int) for v in report["files"].values())
+    assert set(report["chunks"]) >= {"added", "deleted", "total"}
+    assert all(isinstance(v, int) for v in report["chunks"].values())
+    assert isinstance(report["seconds"], float) and report["skipped"] == []
+    assert report["files"]["added"] == 1 and report["chunks"]["total"] == report["chunks"]["added"] > 0
+
+
+def test_summary_warnings_and_strict(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write_articles(docs, 1)
+    (docs / "empty.txt").write_bytes(b"")
+    index = str(tmp_path / "idx")
+    result = run_cli(["ingest.py", str(docs), "--index", index])
+    assert result.returncode == 0, result.stderr
+    assert "files: 1 added" in result.stdout and "1 skipped" in result.stdout
+    assert "empty.txt: empty file" in result.stderr  # a warning that names the file and why
+    strict = run_cli(["ingest.py", str(docs), "--index", index, "--strict"])
+    assert strict.returncode == 1
+    assert strict.stderr.strip().splitlines() == ["error: empty.txt: empty file"]
+
+
+def test_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
+    result = run_cli(["-m", "qa", "search", "anything", "--index", str(tmp_path / "none")])
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"error: no index in {tmp_path / 'none'}; build it with: python ingest.py [PATH ...]"
+    ]
+    bad = run_cli(["ingest.py", "seeds", "--index", str(tmp_path / "i")], env={"QA_CHUNK_OVERLAP": "5000"})
+    assert bad.returncode == 1 and "chunk_overlap" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_nothing_to_ingest_is_reported(tmp_path: Path) -> None:
+    result = run_cli(["ingest.py", str(tmp_path / "nope"), "--index", str(tmp_path / "idx"), "--json", "--quiet"])
+    assert result.returncode == 0
+    report = json.loads(result.stdout)
+    assert report["skipped"] == [{"path": str(tmp_path / "nope"), "reason": "no such file or directory"}]
+
+
+def test_unreadable_file_is_skipped(tmp_path: Path) -> None:
+    """Root reads anything, so as root the child runs without the capabilities that bypass
+    file permissions (setpriv from util-linux); as another user the mode bits suffice."""
+    docs = tmp_path / "docs"
+    write_articles(docs, 1)
+    (docs / "secret.txt").write_text("Top secret plans.", encoding="utf-8")
+    (docs / "secret.txt").chmod(0o000)
+    prefix = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        assert setpriv, "setpriv (util-linux) is needed to drop root's file-permission override"
+        prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+    result = subprocess.run(
+        [*prefix, sys.executable, "ingest.py", str(docs), "--index", str(tmp_path / "idx"), "--json", "--quiet"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["skipped"] == [{"path": "secret.txt", "reason": "permission denied"}]
+    assert report["files"]["added"] == 1

@@ -1,0 +1,66 @@
+"""A reader process and a writer process at once: no "database is locked", no errors, no
+half-written passages; the reader follows the writer's commits."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from qa import ingest
+
+from .conftest import ROOT, write_articles
+
+READER = r"""
+import json, sys
+from pathlib import Path
+from qa import IndexReader, load_settings
+index_dir, stop = sys.argv[1], Path(sys.argv[2])
+reader = IndexReader(load_settings(index_dir=index_dir))
+counts, errors, bad = [], [], 0
+print("ready", flush=True)
+for _ in range(100000):
+    done = stop.exists()
+    try:
+        counts.append(reader.count())
+        for p in reader.search("council budgets and storms", k=8):
+            bad += not (p.text and p.source and p.end > p.start)
+    except Exception as exc:  # the test wants to see any error at all
+        errors.append(f"{type(exc).__name__}: {exc}")
+    if done:
+        break
+print(json.dumps({"counts": counts, "errors": errors, "bad": bad}))
+"""
+
+
+def test_reader_and_writer_processes(tmp_path: Path, make_settings, embeddings) -> None:
+    settings = make_settings()
+    write_articles(tmp_path / "first", 2, tag="a")
+    first = ingest([tmp_path / "first"], settings, embeddings=embeddings)
+    write_articles(tmp_path / "more", 40, tag="b")
+    stop = tmp_path / "stop"
+    env = {**os.environ, "QA_INDEX_BATCH_SIZE": "16"}
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(settings.index_dir), str(stop)], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert reader.stdout is not None
+    assert reader.stdout.readline().strip() == "ready"
+    writer = subprocess.run(
+        [sys.executable, "ingest.py", str(tmp_path / "more"), "--index", str(settings.index_dir), "--json", "--quiet"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+    )
+    stop.touch()
+    out, err = reader.communicate(timeout=120)
+    assert writer.returncode == 0, writer.stderr
+    total = json.loads(writer.stdout)["chunks"]["total"]
+    result = json.loads(out.strip().splitlines()[-1])
+    assert result["errors"] == [], result["errors"][:5]
+    assert "locked" not in err
+    assert result["bad"] == 0
+    counts = result["counts"]
+    assert counts[0] >= first.chunks_total and counts[-1] == total
+    assert counts == sorted(counts)  # only ever more chunks: never a rolled-back or half state
+    assert len(set(counts)) > 2  # it saw intermediate commits while the writer ran

@@ -1,0 +1,94 @@
+"""Each format's reader: text, title, pages; and the bad-input reasons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import docx
+import pytest
+
+from qa.errors import IngestError
+from qa.loaders import load_bytes
+
+from .conftest import make_pdf
+
+
+def test_plain_text_title_is_first_line() -> None:
+    loaded = load_bytes("\n\n  My Title \nbody text here\n".encode(), Path("a.txt"))
+    assert loaded.title == "My Title"
+    assert "body text here" in loaded.text
+
+
+def test_markdown_heading_becomes_title() -> None:
+    loaded = load_bytes(b"# Quarterly plan\n\nSome *text*.", Path("plan.md"))
+    assert loaded.title == "Quarterly plan"
+
+
+def test_html_keeps_text_drops_scripts_and_styles() -> None:
+    html = b"""<html><head><title>Page title</title><style>.x{color:red}</style>
+    <script>alert('boom')</script></head><body><h1>Heading</h1><p>Visible paragraph.</p>
+    <script>var hidden = 1;</script><noscript>no js</noscript></body></html>"""
+    loaded = load_bytes(html, Path("p.html"))
+    assert loaded.title == "Page title"
+    assert "Visible paragraph." in loaded.text and "Heading" in loaded.text
+    for hidden in ("alert", "color:red", "hidden", "no js"):
+        assert hidden not in loaded.text
+
+
+def test_pdf_pages_are_kept() -> None:
+    loaded = load_bytes(make_pdf(["First page words", "Second page words", "Third page words"]), Path("r.pdf"))
+    assert loaded.page_starts is not None and len(loaded.page_starts) == 3
+    for number, start in enumerate(loaded.page_starts, 1):
+        assert loaded.text[start:].startswith(["First", "Second", "Third"][number - 1])
+
+
+def test_docx_paragraphs_and_title(tmp_path: Path) -> None:
+    document = docx.Document()
+    document.core_properties.title = "Board minutes"
+    document.add_paragraph("The board approved the budget.")
+    document.add_paragraph("The meeting closed at noon.")
+    path = tmp_path / "m.docx"
+    document.save(path)
+    loaded = load_bytes(path.read_bytes(), path)
+    assert loaded.title == "Board minutes"
+    assert "approved the budget" in loaded.text and "closed at noon" in loaded.text
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        ("Café au lait coûte trois euros à Montréal, déjà très cher.", "cp1252"),
+        ("Crème brûlée recipe from Montréal, très bon.", "cp1252"),
+        ("Привет, как дела? Сегодня хорошая погода в Москве, и мы идём гулять.", "cp1251"),
+        ("今日は良い天気ですね。東京で会いましょう。明日また連絡します。", "shift_jis"),
+        ("Zażółć gęślą jaźń — polski tekst w kodowaniu środkowoeuropejskim.", "cp1250"),
+    ],
+)
+def test_legacy_encodings_are_detected_and_flagged(text: str, encoding: str) -> None:
+    loaded = load_bytes(text.encode(encoding), Path("legacy.txt"))
+    assert loaded.text == text
+    assert loaded.warnings and loaded.warnings[0].startswith("not UTF-8; decoded as")
+
+
+def test_undecodable_bytes_are_replaced_not_fatal() -> None:
+    data = b"Plain words, then stray bytes: \xff\xfe\x81 and more words."
+    loaded = load_bytes(data, Path("odd.txt"))
+    assert "Plain words" in loaded.text and "more words" in loaded.text
+    assert loaded.warnings
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"),
+    [
+        ("empty.txt", b"", "empty"),
+        ("blank.md", b"  \n\n \t", "empty"),
+        ("image.txt", bytes(range(256)) * 20, "binary"),
+        ("broken.pdf", b"%PDF-1.4\n this is not really a pdf", "corrupt PDF"),
+        ("broken.docx", b"PK\x03\x04 not a zip at all", "corrupt DOCX"),
+        ("blank.pdf", make_pdf([""]), "no extractable text"),
+    ],
+)
+def test_bad_input_has_a_reason(name: str, data: bytes, reason: str) -> None:
+    with pytest.raises(IngestError) as caught:
+        load_bytes(data, Path(name))
+    assert reason in caught.value.reason

@@ -1,0 +1,63 @@
+"""Offline by construction: with the network unreachable (a new network namespace with no
+interfaces up), tiktoken, the embedding model, Chroma and the whole ingest still work."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT
+
+UNSHARE = shutil.which("unshare")
+
+
+def offline(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    import os
+
+    assert UNSHARE, "unshare (util-linux) is required for the offline tests"
+    full_env = {
+        **os.environ,
+        # an empty tiktoken cache: a download would be the only way to get an encoding from it
+        "TIKTOKEN_CACHE_DIR": str(tmp_path / "empty-tiktoken-cache"),
+        "HF_HOME": str(tmp_path / "empty-hf-home"),
+        **env,
+    }
+    return subprocess.run(
+        [UNSHARE, "--net", "--", sys.executable, *args], cwd=ROOT, env=full_env, capture_output=True, text=True,
+        timeout=600,
+    )
+
+
+def test_network_is_really_unreachable_in_the_sandbox(tmp_path: Path) -> None:
+    probe = "import socket; socket.create_connection(('1.1.1.1', 443), timeout=3)"
+    result = offline(["-c", probe], tmp_path)
+    assert result.returncode != 0 and ("unreachable" in result.stderr or "Errno" in result.stderr)
+
+
+def test_tiktoken_works_offline(tmp_path: Path) -> None:
+    code = "from qa.tokens import get_encoding; print(len(get_encoding('cl100k_base').encode('hello offline world')))"
+    result = offline(["-c", code], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "3"
+
+
+def test_plain_tiktoken_would_need_the_network(tmp_path: Path) -> None:
+    """Proves the test above is meaningful: tiktoken's own cl100k_base download fails here."""
+    result = offline(["-c", "import tiktoken; tiktoken.get_encoding('cl100k_base')"], tmp_path)
+    assert result.returncode != 0
+
+
+def test_ingest_and_search_offline(tmp_path: Path) -> None:
+    index = str(tmp_path / "idx")
+    result = offline(["ingest.py", "seeds", "--index", index, "--json", "--quiet"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["chunks"]["total"] > 0
+    search = offline(["-m", "qa", "search", "Which banks restricted financing?", "--index", index, "--json"], tmp_path)
+    assert search.returncode == 0, search.stderr
+    passages = json.loads(search.stdout)
+    assert any("bank" in p["text"].lower() for p in passages)
