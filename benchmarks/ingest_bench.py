@@ -1,8 +1,8 @@
 """Ingest benchmark on rtqa-dev: our pipeline (at several chunk sizes) against LangChain's
 tutorial pipeline, same documents, same embedding model, same machine, one run.
 
-    python benchmarks/ingest_bench.py --corpus small --configs 200:40 --baseline
-    python benchmarks/ingest_bench.py --corpus full --configs 200:40
+    python benchmarks/ingest_bench.py --corpus small --configs 200:40,256:32,200:40:float32 --baseline float32,bfloat16
+    python benchmarks/ingest_bench.py --corpus full --configs 200:40,256:32 --baseline float32,bfloat16
 
 Each ingest runs as its own process (`python ingest.py DIR --json`) so wall time includes the
 model load and peak RSS is that process's. Retrieval is scored as ../shared/eval/README.md says.
@@ -110,19 +110,26 @@ def queries_for(folder: Path) -> list[dict]:
     return queries
 
 
-def bench_ours(folder: Path, size: int, overlap: int, tag: str) -> dict:
+def bench_ours(folder: Path, size: int, overlap: int, tag: str, dtype: str = "auto") -> dict:
     from qa import IndexReader, load_settings
+    from qa.embeddings import resolve_dtype
 
     index_dir = WORK / f"index-{tag}"
     shutil.rmtree(index_dir, ignore_errors=True)
-    env = {**os.environ, "QA_CHUNK_TOKENS": str(size), "QA_CHUNK_OVERLAP": str(overlap), "QA_INDEX_DIR": str(index_dir)}
+    env = {
+        **os.environ,
+        "QA_CHUNK_TOKENS": str(size),
+        "QA_CHUNK_OVERLAP": str(overlap),
+        "QA_INDEX_DIR": str(index_dir),
+        "QA_EMBEDDING_DTYPE": dtype,
+    }
     cmd = [sys.executable, "ingest.py", str(folder), "--json", "--quiet"]
     seconds, rss, out = run_process(cmd, env)
     report = json.loads(out)
     again_s, _, again_out = run_process(cmd, env)
     again = json.loads(again_out)
     assert again["chunks"]["added"] == 0 and again["files"]["unchanged"] == report["files"]["added"], again
-    settings = load_settings(index_dir=index_dir, chunk_tokens=size, chunk_overlap=overlap)
+    settings = load_settings(index_dir=index_dir, chunk_tokens=size, chunk_overlap=overlap, embedding_dtype=dtype)
     reader = IndexReader(settings)
 
     def search(text: str, k: int) -> list[tuple[str, str]]:
@@ -131,7 +138,7 @@ def bench_ours(folder: Path, size: int, overlap: int, tag: str) -> dict:
     documents = report["files"]["added"]
     chunks = report["chunks"]["total"]
     return {
-        "pipeline": f"ours {size}/{overlap} tokens",
+        "pipeline": f"ours {size}/{overlap} tokens, {resolve_dtype(dtype)}",
         "documents": documents,
         "chunks": chunks,
         "ingest_s": round(seconds, 1),
@@ -154,21 +161,23 @@ from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 from qa.embeddings import SentenceEmbeddings
-folder, persist = Path(sys.argv[1]), sys.argv[2]
+folder, persist, dtype = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 docs = [Document(page_content=p.read_text(encoding="utf-8"), metadata={"source": str(p)}) for p in sorted(folder.glob("*.txt"))]
 splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True).split_documents(docs)
 client = chromadb.PersistentClient(path=persist, settings=Settings(anonymized_telemetry=False))
-store = Chroma(client=client, collection_name="baseline", embedding_function=SentenceEmbeddings("all-MiniLM-L6-v2", batch_size=32))
+store = Chroma(client=client, collection_name="baseline", embedding_function=SentenceEmbeddings("all-MiniLM-L6-v2", batch_size=32, dtype=dtype))
 for i in range(0, len(splits), 5000):  # Chroma refuses batches over ~5,461
     store.add_documents(splits[i : i + 5000])
 print(json.dumps({"documents": len(docs), "chunks": len(splits), "seconds": time.perf_counter() - started}))
 '''
 
 
-def bench_baseline(folder: Path) -> dict:
-    persist = WORK / "index-baseline"
+def bench_baseline(folder: Path, dtype: str) -> dict:
+    """The tutorial as written embeds in float32 (HuggingFaceEmbeddings' default); the bfloat16
+    row gives it our CPU speed-up too, to separate the model's cost from the pipeline's."""
+    persist = WORK / f"index-baseline-{dtype}"
     shutil.rmtree(persist, ignore_errors=True)
-    seconds, rss, out = run_process([sys.executable, "-c", BASELINE, str(folder), str(persist)], dict(os.environ))
+    seconds, rss, out = run_process([sys.executable, "-c", BASELINE, str(folder), str(persist), dtype], dict(os.environ))
     info = json.loads(out)
     import chromadb
     from chromadb.config import Settings
@@ -177,14 +186,14 @@ def bench_baseline(folder: Path) -> dict:
     collection = chromadb.PersistentClient(path=str(persist), settings=Settings(anonymized_telemetry=False)).get_collection(
         "baseline", embedding_function=None
     )
-    embedder = SentenceEmbeddings("all-MiniLM-L6-v2")
+    embedder = SentenceEmbeddings("all-MiniLM-L6-v2", dtype=dtype)
 
     def search(text: str, k: int) -> list[tuple[str, str]]:
         res = collection.query(query_embeddings=[embedder.embed_query(text)], n_results=k, include=["documents", "metadatas"])
         return [(Path(m["source"]).stem, d) for m, d in zip(res["metadatas"][0], res["documents"][0])]
 
     return {
-        "pipeline": "LangChain tutorial (1000/200 chars)",
+        "pipeline": f"LangChain tutorial (1000/200 chars), {dtype}",
         "documents": info["documents"],
         "chunks": info["chunks"],
         "ingest_s": round(seconds, 1),
@@ -200,17 +209,17 @@ def bench_baseline(folder: Path) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", choices=["small", "full"], default="small")
-    parser.add_argument("--configs", default="200:40", help="chunk_tokens:overlap, comma-separated")
-    parser.add_argument("--baseline", action="store_true")
+    parser.add_argument("--configs", default="200:40", help="chunk_tokens:overlap[:dtype], comma-separated")
+    parser.add_argument("--baseline", default="", help="baseline dtypes to run, e.g. float32,bfloat16")
     args = parser.parse_args()
     folder = materialize(args.corpus)
     rows = []
-    if args.baseline:
-        rows.append(bench_baseline(folder))
+    for dtype in filter(None, args.baseline.split(",")):
+        rows.append(bench_baseline(folder, dtype))
         print(json.dumps(rows[-1]), flush=True)
     for spec in args.configs.split(","):
-        size, overlap = (int(x) for x in spec.split(":"))
-        rows.append(bench_ours(folder, size, overlap, f"{args.corpus}-{size}-{overlap}"))
+        size, overlap, dtype = (spec.split(":") + ["auto"])[:3]
+        rows.append(bench_ours(folder, int(size), int(overlap), f"{args.corpus}-{spec.replace(':', '-')}", dtype))
         print(json.dumps(rows[-1]), flush=True)
     machine = {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(), "python": platform.python_version()}
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -30,7 +30,10 @@ class Settings(BaseSettings):
     documents_dir: Path = Field(Path("seeds"), description="Documents ingested when no path is given.")
 
     embedding_model: str = Field(DEFAULT_EMBEDDING_MODEL, description="sentence-transformers name or folder.")
-    embedding_batch_size: int = Field(64, ge=1, description="Passages per forward pass.")
+    embedding_batch_size: int = Field(32, ge=1, description="Passages per forward pass.")
+    embedding_dtype: Literal["auto", "float32", "bfloat16"] = Field(
+        "auto", description="auto = bfloat16 on CPUs with AMX, else float32."
+    )
     embedding_threads: int | None = Field(None, ge=1, description="torch threads (default: all cores).")
 
     tokenizer: str = Field("cl100k_base", description="tiktoken encoding used to size chunks.")

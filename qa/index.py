@@ -339,9 +339,7 @@ class IndexReader:
 
     def __init__(self, settings: Settings, embeddings: SentenceEmbeddings | None = None) -> None:
         self.settings = settings
-        self.embeddings = embeddings or SentenceEmbeddings(
-            settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads
-        )
+        self.embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
         self.state: IndexState | None = None
         self._client: Any = None
         self._collection: Any = None

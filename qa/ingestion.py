@@ -14,9 +14,10 @@ import logging
 import os
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from chromadb.errors import ChromaError
 from langchain_core.documents import Document
 from langchain_core.indexing import index as langchain_index
 from tqdm import tqdm
@@ -125,7 +126,7 @@ class _Run:
             digest = hashlib.sha256(data).hexdigest()
             record = FileRecord(source_id, str(found.root), found.source, st.st_size, st.st_mtime_ns, digest, 0)
             if known is not None and known.sha256 == digest:
-                self.records.put_files([FileRecord(**{**record.__dict__, "chunks": known.chunks})])
+                self.records.put_files([replace(record, chunks=known.chunks)])
                 self.report.files_unchanged += 1
                 return
             documents, warnings = _documents(found, data, self.chunker, self.writer.embeddings.name)
@@ -137,7 +138,7 @@ class _Run:
             return
         for warning in warnings:
             log.warning("%s: %s", found.source, warning)
-        self.pending.append(_Pending(FileRecord(**{**record.__dict__, "chunks": len(documents)}), documents, known is None))
+        self.pending.append(_Pending(replace(record, chunks=len(documents)), documents, known is None))
         self.pending_chunks += len(documents)
         if self.pending_chunks >= self.settings.index_batch_size:
             self.flush()
@@ -157,7 +158,7 @@ class _Run:
                 batch_size=self.settings.index_batch_size,
                 key_encoder="sha256",
             )
-        except (OSError, ValueError) as exc:
+        except (ChromaError, OSError, ValueError) as exc:
             raise IndexStoreError(f"writing to the index failed: {exc}") from exc
         self.records.put_files([item.record for item in self.pending])
         self.report.chunks_added += result["num_added"]
@@ -200,9 +201,7 @@ def ingest(
     settings.documents_dir). Raises QAError subclasses; a bad file is reported, not raised,
     unless `strict`."""
     started = time.perf_counter()
-    embeddings = embeddings or SentenceEmbeddings(
-        settings.embedding_model, settings.embedding_batch_size, settings.embedding_threads
-    )
+    embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
     with IndexWriter(settings, embeddings, rebuild=rebuild) as writer:
         targets = [Path(p) for p in paths] if paths else [Path(r) for r in writer.known_roots] or [settings.documents_dir]
         found = discover(targets)
