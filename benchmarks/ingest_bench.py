@@ -214,12 +214,12 @@ def main() -> None:
     args = parser.parse_args()
     folder = materialize(args.corpus)
     rows = []
-    for dtype in filter(None, args.baseline.split(",")):
-        rows.append(bench_baseline(folder, dtype))
-        print(json.dumps(rows[-1]), flush=True)
     for spec in args.configs.split(","):
         size, overlap, dtype = (spec.split(":") + ["auto"])[:3]
         rows.append(bench_ours(folder, int(size), int(overlap), f"{args.corpus}-{spec.replace(':', '-')}", dtype))
+        print(json.dumps(rows[-1]), flush=True)
+    for dtype in filter(None, args.baseline.split(",")):
+        rows.append(bench_baseline(folder, dtype))
         print(json.dumps(rows[-1]), flush=True)
     machine = {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(), "python": platform.python_version()}
     try:

@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     documents_dir: Path = Field(Path("seeds"), description="Documents ingested when no path is given.")
 
     embedding_model: str = Field(DEFAULT_EMBEDDING_MODEL, description="sentence-transformers name or folder.")
-    embedding_batch_size: int = Field(32, ge=1, description="Passages per forward pass.")
+    embedding_batch_size: int | None = Field(
+        None, ge=1, description="Passages per forward pass (default: 32 in bfloat16, 16 in float32)."
+    )
     embedding_dtype: Literal["auto", "float32", "bfloat16"] = Field(
         "auto", description="auto = bfloat16 on CPUs with AMX, else float32."
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 # Names under which users may ask for the packaged model.
 _PACKAGED_MINILM = {"sentence-transformers/all-minilm-l6-v2", "all-minilm-l6-v2"}
+# Fastest batch size per dtype on these CPUs (benchmarks/embedding_speed.py).
+_BEST_BATCH = {"bfloat16": 32, "float32": 16}
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,9 @@ class SentenceEmbeddings(Embeddings):
             settings.embedding_dtype,
         )
 
-    def __init__(self, model: str, batch_size: int = 32, threads: int | None = None, dtype: str = "auto") -> None:
+    def __init__(
+        self, model: str, batch_size: int | None = None, threads: int | None = None, dtype: str = "auto"
+    ) -> None:
         self.resolved = resolve_model(model)
         self.batch_size = batch_size
         self.threads = threads
@@ -118,8 +122,14 @@ class SentenceEmbeddings(Embeddings):
     @property
     def model(self) -> SentenceTransformer:
         if self._model is None:
-            self._model = _load(self.resolved.location, self.threads, resolve_dtype(self.dtype_setting))
+            self._model = _load(self.resolved.location, self.threads, self.dtype)
         return self._model
+
+    @cached_property
+    def dtype(self) -> str:
+        """float32 or bfloat16; resolved on first use so that runs with nothing to embed never
+        import torch."""
+        return resolve_dtype(self.dtype_setting)
 
     @property
     def dimension(self) -> int:
@@ -131,7 +141,11 @@ class SentenceEmbeddings(Embeddings):
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         self.calls += len(texts)
         vectors = self.model.encode(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            texts,
+            batch_size=self.batch_size or _BEST_BATCH[self.dtype],
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return vectors.astype("float32").tolist()
 

@@ -307,9 +307,11 @@ class IndexWriter:
             self.state, updated=_now(), version=self.state.version + 1, writer_pid=os.getpid()
         )
         write_state(self.index_dir, self.state)
-        if self.fresh and self.previous is not None and self.previous.collection != self.state.collection:
-            self._drop(self.previous)
-            self.previous = None
+        if self.fresh:  # the new generation is live now: the old one goes
+            self.fresh = False
+            if self.previous is not None and self.previous.collection != self.state.collection:
+                self._drop(self.previous)
+                self.previous = None
         return self.state
 
     def _drop(self, old: IndexState) -> None:
@@ -329,8 +331,12 @@ class IndexWriter:
             self.client = None
         self._lock.__exit__(None, None, None)
 
-    def __exit__(self, *exc_info: object) -> None:
-        self._release()
+    def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
+        try:
+            if exc_type is not None and self.fresh and self.state is not None and self.client is not None:
+                self._drop(self.state)  # an unpublished generation is of no use to anyone
+        finally:
+            self._release()
 
 
 class IndexReader:

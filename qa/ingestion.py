@@ -95,7 +95,7 @@ def _documents(found: FoundFile, data: bytes, chunker: Chunker, model: str) -> t
 class _Run:
     """State of one ingest run; methods are its steps."""
 
-    def __init__(self, writer: IndexWriter, settings: Settings, strict: bool, progress: bool) -> None:
+    def __init__(self, writer: IndexWriter, settings: Settings, strict: bool) -> None:
         self.writer = writer
         self.settings = settings
         self.strict = strict
@@ -104,7 +104,6 @@ class _Run:
         self.chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap, settings.tokenizer)
         self.pending: list[_Pending] = []
         self.pending_chunks = 0
-        self.show = progress
         self.chunk_bar: tqdm | None = None
 
     def skip(self, path: str, reason: str) -> None:
@@ -138,6 +137,7 @@ class _Run:
             return
         for warning in warnings:
             log.warning("%s: %s", found.source, warning)
+            self.report.warnings.append(Skipped(found.source, warning))
         self.pending.append(_Pending(replace(record, chunks=len(documents)), documents, known is None))
         self.pending_chunks += len(documents)
         if self.pending_chunks >= self.settings.index_batch_size:
@@ -205,7 +205,7 @@ def ingest(
     with IndexWriter(settings, embeddings, rebuild=rebuild) as writer:
         targets = [Path(p) for p in paths] if paths else [Path(r) for r in writer.known_roots] or [settings.documents_dir]
         found = discover(targets)
-        run = _Run(writer, settings, strict, progress)
+        run = _Run(writer, settings, strict)
         for skipped in found.skipped:
             run.skip(skipped.path, skipped.reason)
         if rebuild and writer.previous is not None:

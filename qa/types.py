@@ -27,6 +27,7 @@ class IngestReport:
     chunks_total: int = 0
     seconds: float = 0.0
     skipped: list[Skipped] = field(default_factory=list)
+    warnings: list[Skipped] = field(default_factory=list)  # ingested, but with a caveat (encoding)
     rebuilt: bool = False
     embedding_model: str = ""
     index_dir: str = ""
@@ -47,6 +48,7 @@ class IngestReport:
             "chunks": {"added": self.chunks_added, "deleted": self.chunks_deleted, "total": self.chunks_total},
             "seconds": round(self.seconds, 3),
             "skipped": [asdict(s) for s in self.skipped],
+            "warnings": [{"path": w.path, "warning": w.reason} for w in self.warnings],
             "rebuilt": self.rebuilt,
             "embedding_model": self.embedding_model,
             "index_dir": self.index_dir,

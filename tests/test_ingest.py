@@ -140,6 +140,7 @@ def test_bad_files_are_reported_and_the_rest_ingested(tmp_path: Path, make_setti
     assert reasons["does-not-exist"] == "no such file or directory"
     assert "symlink loop" in reasons["loop"]
     assert "latin1.txt" not in reasons and report.files_added == 4  # 2 articles, latin1, report.pdf
+    assert [(w.path, w.reason) for w in report.warnings] == [("latin1.txt", "not UTF-8; decoded as cp1252")]
     hits = IndexReader(settings, embeddings).search("glacier report page two", k=3)
     assert any(h.source == "report.pdf" and h.page == 2 for h in hits)
     latin = [h for h in IndexReader(settings, embeddings).search("crème brûlée", k=10) if h.source == "latin1.txt"]

@@ -121,3 +121,19 @@ def test_model_change_via_cli_says_to_rebuild(tmp_path: Path, small_model: Path)
     assert refused.returncode == 1
     [line] = refused.stderr.strip().splitlines()
     assert "python ingest.py --rebuild" in line
+
+
+def test_failed_rebuild_keeps_previous_and_cleans_up(tmp_path: Path, make_settings, embeddings) -> None:
+    from qa import IngestError
+
+    settings = make_settings()
+    write_articles(tmp_path / "old", 2, tag="old")
+    before = ingest([tmp_path / "old"], settings, embeddings=embeddings)
+    state = read_state(settings.index_dir)
+    write_articles(tmp_path / "new", 3, tag="new")
+    (tmp_path / "new" / "zz-broken.pdf").write_bytes(b"%PDF-1.4 nonsense")
+    with pytest.raises(IngestError, match="corrupt PDF"):
+        ingest([tmp_path / "new"], settings, rebuild=True, strict=True, embeddings=embeddings)
+    assert read_state(settings.index_dir) == state
+    assert IndexReader(settings, embeddings).count() == before.chunks_total
+    assert state is not None and leftovers(settings, embeddings) == ([state.collection], [state.records])
