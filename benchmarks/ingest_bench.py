@@ -160,12 +160,25 @@ from chromadb.config import Settings
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 from langchain_text_splitters import RecursiveCharacterTextSplitter
-from qa.embeddings import SentenceEmbeddings
+import torch
+from langchain_core.embeddings import Embeddings
+from sentence_transformers import SentenceTransformer
+from qa.embeddings import resolve_model
 folder, persist, dtype = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+
+class TutorialEmbeddings(Embeddings):
+    """What HuggingFaceEmbeddings does: SentenceTransformer.encode with its defaults (batch 32)."""
+    def __init__(self):
+        self.model = SentenceTransformer(resolve_model("all-MiniLM-L6-v2").location, device="cpu", model_kwargs={"dtype": getattr(torch, dtype)})
+    def embed_documents(self, texts):
+        return self.model.encode(texts).tolist()
+    def embed_query(self, text):
+        return self.embed_documents([text])[0]
+
 docs = [Document(page_content=p.read_text(encoding="utf-8"), metadata={"source": str(p)}) for p in sorted(folder.glob("*.txt"))]
 splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True).split_documents(docs)
 client = chromadb.PersistentClient(path=persist, settings=Settings(anonymized_telemetry=False))
-store = Chroma(client=client, collection_name="baseline", embedding_function=SentenceEmbeddings("all-MiniLM-L6-v2", batch_size=32, dtype=dtype))
+store = Chroma(client=client, collection_name="baseline", embedding_function=TutorialEmbeddings())
 for i in range(0, len(splits), 5000):  # Chroma refuses batches over ~5,461
     store.add_documents(splits[i : i + 5000])
 print(json.dumps({"documents": len(docs), "chunks": len(splits), "seconds": time.perf_counter() - started}))

@@ -3,6 +3,7 @@ without ever looping, and say why anything given could not be used."""
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +11,8 @@ from pathlib import Path
 
 from .loaders import is_supported
 from .types import Skipped
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -22,18 +25,22 @@ class FoundFile:
 @dataclass
 class Discovery:
     files: list[FoundFile]
-    roots: list[Path]  # roots that exist and were walked completely
+    roots: list[Path]  # roots walked completely: files recorded under them but absent are gone
     skipped: list[Skipped]
 
 
-def _walk(root: Path, skipped: list[Skipped]) -> Iterator[FoundFile]:
+def _walk(root: Path, skipped: list[Skipped], unlistable: list[str]) -> Iterator[FoundFile]:
+    def on_error(error: OSError) -> None:
+        unlistable.append(str(error.filename))
+        skipped.append(Skipped(str(error.filename), f"cannot list folder: {error.strerror}"))
+
     visited: set[tuple[int, int]] = set()
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=lambda e: skipped.append(
-        Skipped(str(e.filename), f"cannot list folder: {e.strerror}"))):
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=on_error):
         current = Path(dirpath)
         try:
             st = current.stat()
         except OSError as exc:
+            unlistable.append(str(current))
             skipped.append(Skipped(str(current), f"cannot read folder: {exc.strerror}"))
             dirnames[:] = []
             continue
@@ -52,9 +59,33 @@ def _walk(root: Path, skipped: list[Skipped]) -> Iterator[FoundFile]:
             yield FoundFile(path=path, root=root, source=path.relative_to(root).as_posix())
 
 
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None  # reported with its reason when the file is read
+    return (st.st_dev, st.st_ino)
+
+
 def discover(paths: list[Path]) -> Discovery:
-    """Expand files and folders into the supported files below them, in a stable order."""
+    """Expand files and folders into the supported files below them, in a stable order.
+
+    A file reached twice (overlapping folders, a symlink to a sibling) is kept once, so its
+    chunks are never stored twice. A folder with a part that cannot be listed is not a complete
+    root: nothing under it is treated as deleted.
+    """
     found = Discovery(files=[], roots=[], skipped=[])
+    seen: set[tuple[int, int]] = set()
+
+    def add(item: FoundFile) -> None:
+        identity = _identity(item.path)
+        if identity is not None:
+            if identity in seen:
+                log.debug("%s: already included through another path", item.path)
+                return
+            seen.add(identity)
+        found.files.append(item)
+
     for given in paths:
         root = Path(os.path.abspath(given))
         try:
@@ -67,7 +98,12 @@ def discover(paths: list[Path]) -> Discovery:
             found.skipped.append(Skipped(str(given), "no such file or directory"))
             continue
         if is_dir:
-            found.files.extend(_walk(root, found.skipped))
+            unlistable: list[str] = []
+            for item in _walk(root, found.skipped, unlistable):
+                add(item)
+            if unlistable:
+                log.warning("%s: parts could not be listed; no file under it is treated as deleted", given)
+                continue
         elif not root.exists():
             found.skipped.append(Skipped(str(given), "broken symlink or symlink loop"))
             continue
@@ -75,6 +111,6 @@ def discover(paths: list[Path]) -> Discovery:
             found.skipped.append(Skipped(str(given), f"unsupported file type {root.suffix or '(none)'}"))
             continue
         else:
-            found.files.append(FoundFile(path=root, root=root, source=root.name))
+            add(FoundFile(path=root, root=root, source=root.name))
         found.roots.append(root)
     return found

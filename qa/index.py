@@ -21,7 +21,10 @@ import json
 import logging
 import os
 import secrets
+import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -29,12 +32,13 @@ from typing import Any
 from urllib.parse import urlparse
 
 import chromadb
+import httpx
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
 
 from .config import Settings
 from .embeddings import SentenceEmbeddings, resolve_model
-from .errors import ConfigError, IndexBusy, IndexMismatch, IndexMissing, IndexStoreError
+from .errors import ConfigError, IndexBusy, IndexMismatch, IndexMissing, IndexStoreError, QAError
 from .records import SQLiteRecordManager
 from .types import Passage
 
@@ -43,6 +47,21 @@ log = logging.getLogger(__name__)
 POINTER = "index.json"
 FORMAT = 1
 _COLLECTION_PREFIX = "qa-"
+
+
+# What the store's layers raise when the disk, the database or the server fails.
+STORE_ERRORS = (ChromaError, httpx.HTTPError, sqlite3.Error, OSError)
+
+
+@contextmanager
+def store_errors(action: str) -> Iterator[None]:
+    """Turn a storage failure into IndexStoreError, so edges show one line, not a traceback."""
+    try:
+        yield
+    except QAError:
+        raise
+    except STORE_ERRORS as exc:
+        raise IndexStoreError(f"{action} failed: {type(exc).__name__}: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -212,7 +231,13 @@ class IndexWriter:
         return self
 
     def _open(self) -> None:
-        self.previous = read_state(self.index_dir)
+        try:
+            self.previous = read_state(self.index_dir)
+        except IndexStoreError:
+            if not self.rebuild:
+                raise
+            log.warning("%s is damaged; rebuilding from scratch", self.index_dir / POINTER)
+            self.previous = None
         self.client = open_client(self.settings)
         self._remove_leftovers()
         if self.previous is not None:
@@ -285,13 +310,15 @@ class IndexWriter:
         live_records = self.previous.records if self.previous else None
         ours = index_id(self.index_dir)
         for collection in self.client.list_collections():
-            name = collection.name if hasattr(collection, "name") else str(collection)
-            if not name.startswith(_COLLECTION_PREFIX) or name == live:
+            if not collection.name.startswith(_COLLECTION_PREFIX) or collection.name == live:
                 continue
-            meta = self.client.get_collection(name, embedding_function=None).metadata or {}
-            if meta.get("index_id") == ours:
-                log.info("removing leftover collection %s", name)
-                self.client.delete_collection(name)
+            if (collection.metadata or {}).get("index_id") != ours:
+                continue  # another index's collection on a shared server
+            log.info("removing leftover collection %s", collection.name)
+            try:
+                self.client.delete_collection(collection.name)
+            except NotFoundError:
+                pass
         for path in self.index_dir.glob("records-*.sqlite*"):
             if live_records is None or not path.name.startswith(live_records):
                 log.info("removing leftover record file %s", path.name)
@@ -334,9 +361,18 @@ class IndexWriter:
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         try:
             if exc_type is not None and self.fresh and self.state is not None and self.client is not None:
-                self._drop(self.state)  # an unpublished generation is of no use to anyone
+                self._drop_unpublished(self.state)
         finally:
             self._release()
+
+    def _drop_unpublished(self, state: IndexState) -> None:
+        """Remove a generation that failed before it was published (never the live one)."""
+        try:
+            live = read_state(self.index_dir)
+            if live is None or live.collection != state.collection:
+                self._drop(state)
+        except (QAError, *STORE_ERRORS) as exc:  # the next writer cleans up; keep the first error
+            log.warning("could not remove the unfinished generation %s: %s", state.generation, exc)
 
 
 class IndexReader:
@@ -349,7 +385,8 @@ class IndexReader:
         self.state: IndexState | None = None
         self._client: Any = None
         self._collection: Any = None
-        self._refresh()
+        with store_errors("opening the index"):
+            self._refresh()
 
     def _refresh(self) -> None:
         state = read_state(self.settings.index_dir)
@@ -367,24 +404,31 @@ class IndexReader:
         try:
             self._collection = self._client.get_collection(state.collection, embedding_function=None)
         except NotFoundError as exc:
-            raise IndexStoreError(f"collection {state.collection} is missing; rebuild the index") from exc
+            # A rebuild may have switched and dropped this generation since we read the pointer.
+            newer = read_state(self.settings.index_dir)
+            if newer is None or newer == state:
+                raise IndexStoreError(f"collection {state.collection} is missing; rebuild the index") from exc
+            state = newer
+            self._collection = self._client.get_collection(state.collection, embedding_function=None)
         self.state = state
 
     def count(self) -> int:
-        self._refresh()
-        return int(self._collection.count())
+        with store_errors("reading the index"):
+            self._refresh()
+            return int(self._collection.count())
 
     def search(self, query: str, k: int = 4) -> list[Passage]:
         """The k chunks nearest to `query` (dense only; hybrid retrieval builds on this)."""
         vector = self.embeddings.embed_query(query)
         for attempt in (1, 2):
-            self._refresh()
+            with store_errors("reading the index"):
+                self._refresh()
             try:
                 result = self._collection.query(
                     query_embeddings=[vector], n_results=k, include=["documents", "metadatas", "distances"]
                 )
                 break
-            except (NotFoundError, ChromaError) as exc:
+            except (*STORE_ERRORS,) as exc:
                 # A rebuild switched generations between our pointer read and the query.
                 if attempt == 2:
                     raise IndexStoreError(f"query failed: {exc}") from exc

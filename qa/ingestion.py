@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from chromadb.errors import ChromaError
 from langchain_core.documents import Document
 from langchain_core.indexing import index as langchain_index
 from tqdm import tqdm
@@ -27,7 +26,7 @@ from .config import Settings
 from .discovery import FoundFile, discover
 from .embeddings import SentenceEmbeddings
 from .errors import IngestError, IndexStoreError
-from .index import IndexWriter
+from .index import IndexWriter, store_errors
 from .loaders import load_bytes
 from .records import FileRecord, SQLiteRecordManager
 from .types import IngestReport, Skipped
@@ -153,12 +152,15 @@ class _Run:
                 documents,
                 self.records,
                 self.writer.vector_store,
-                cleanup="incremental",
+                # Each flush holds whole files: clean up their old chunks once, at the end of the
+                # call ("incremental" cleans after every internal batch and would delete, then
+                # re-embed, unchanged chunks of a file that straddles two batches).
+                cleanup="scoped_full",
                 source_id_key="source_id",
                 batch_size=self.settings.index_batch_size,
                 key_encoder="sha256",
             )
-        except (ChromaError, OSError, ValueError) as exc:
+        except ValueError as exc:  # LangChain's own checks
             raise IndexStoreError(f"writing to the index failed: {exc}") from exc
         self.records.put_files([item.record for item in self.pending])
         self.report.chunks_added += result["num_added"]
@@ -202,7 +204,7 @@ def ingest(
     unless `strict`."""
     started = time.perf_counter()
     embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
-    with IndexWriter(settings, embeddings, rebuild=rebuild) as writer:
+    with store_errors("ingest"), IndexWriter(settings, embeddings, rebuild=rebuild) as writer:
         targets = [Path(p) for p in paths] if paths else [Path(r) for r in writer.known_roots] or [settings.documents_dir]
         found = discover(targets)
         run = _Run(writer, settings, strict)
@@ -223,6 +225,11 @@ def ingest(
         for root in found.roots:
             run.remove_missing(root, seen)
         run.report.chunks_total = writer.count()
+        if writer.fresh and run.report.chunks_total == 0:
+            # Never publish an empty generation: a typo in a path must not wipe an index.
+            where = ", ".join(str(t) for t in targets)
+            kept = "; the previous index is kept" if writer.previous is not None else ""
+            raise IngestError(where, f"no documents could be ingested{kept}")
         writer.commit()
     run.report.seconds = time.perf_counter() - started
     return run.report

@@ -96,13 +96,15 @@ def _read_html(data: bytes, path: str) -> LoadedText:
 
 
 def _read_pdf(data: bytes, path: str) -> LoadedText:
-    from pypdf import PdfReader
+    from pypdf import PasswordType, PdfReader
     from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise IngestError(path, "encrypted PDF")
+        # Many PDFs carry only an owner password (restricting printing, say): the empty user
+        # password opens them. Only a real user password makes the text unreachable.
+        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+            raise IngestError(path, "encrypted PDF (a password is needed)")
         pages = [page.extract_text() or "" for page in reader.pages]
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except IngestError:
@@ -162,7 +164,14 @@ def load_bytes(data: bytes, path: Path) -> LoadedText:
         raise IngestError(str(path), f"unsupported file type {path.suffix or '(none)'}")
     if not data.strip():
         raise IngestError(str(path), "empty file")
-    loaded = reader(data, str(path))
+    try:
+        loaded = reader(data, str(path))
+    except IngestError:
+        raise
+    except RecursionError as exc:
+        raise IngestError(str(path), "too deeply nested to parse") from exc
+    except Exception as exc:  # third-party parsers of untrusted files raise anything; one bad file must not end the run
+        raise IngestError(str(path), f"cannot parse {path.suffix.lower()} ({type(exc).__name__}: {exc})") from exc
     if not loaded.text.strip():
         raise IngestError(str(path), "no text in file")
     return loaded

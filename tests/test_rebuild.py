@@ -9,12 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import chromadb
 import pytest
+from chromadb.config import Settings as ChromaSettings
 from sentence_transformers import SentenceTransformer
 from sentence_transformers.sentence_transformer.modules import Dense
 
 from qa import IndexMismatch, IndexMissing, IndexReader, ingest, read_state
-from qa.index import IndexWriter
 
 from .conftest import ROOT, write_articles
 
@@ -37,9 +38,16 @@ def kill_after_first_batch(args: list[str], env: dict[str, str]) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
-def leftovers(settings, embeddings) -> tuple[list[str], list[str]]:
-    with IndexWriter(settings, embeddings) as writer:  # opening as writer cleans leftovers
-        names = sorted(c.name for c in writer.client.list_collections())
+def leftovers(settings) -> tuple[list[str], list[str]]:
+    """Collections and record files in the index folder, seen without opening a writer (which
+    would clean up)."""
+    client = chromadb.PersistentClient(
+        path=str(settings.index_dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+    )
+    try:
+        names = sorted(c.name for c in client.list_collections())
+    finally:
+        client.close()
     return names, sorted(p.name for p in settings.index_dir.glob("records-*.sqlite"))
 
 
@@ -64,7 +72,7 @@ def test_sigkill_during_rebuild_keeps_previous_index(tmp_path: Path, make_settin
     assert report.rebuilt and report.files_added == 30 and report.chunks_deleted == before.chunks_total
     assert reader.count() == report.chunks_total  # the open reader follows the switch
     assert all(p.source.startswith("article-new") for p in reader.search("council budgets", k=20))
-    collections, records = leftovers(settings, embeddings)
+    collections, records = leftovers(settings)
     new_state = read_state(settings.index_dir)
     assert new_state is not None
     assert collections == [new_state.collection] and records == [new_state.records]
@@ -78,7 +86,7 @@ def test_sigkill_during_first_ingest_leaves_no_index(tmp_path: Path, make_settin
         IndexReader(settings, embeddings)
     report = ingest([tmp_path / "d"], settings, embeddings=embeddings)
     assert report.files_added == 20
-    collections, _ = leftovers(settings, embeddings)
+    collections, _ = leftovers(settings)
     assert len(collections) == 1
 
 
@@ -136,4 +144,31 @@ def test_failed_rebuild_keeps_previous_and_cleans_up(tmp_path: Path, make_settin
         ingest([tmp_path / "new"], settings, rebuild=True, strict=True, embeddings=embeddings)
     assert read_state(settings.index_dir) == state
     assert IndexReader(settings, embeddings).count() == before.chunks_total
-    assert state is not None and leftovers(settings, embeddings) == ([state.collection], [state.records])
+    assert state is not None and leftovers(settings) == ([state.collection], [state.records])
+
+
+def test_rebuild_that_finds_nothing_keeps_the_index(tmp_path: Path, make_settings, embeddings) -> None:
+    from qa import IngestError
+
+    settings = make_settings()
+    before = ingest([ROOT / "seeds"], settings, embeddings=embeddings)
+    state = read_state(settings.index_dir)
+    with pytest.raises(IngestError, match="no documents could be ingested; the previous index is kept"):
+        ingest([tmp_path / "typo"], settings, rebuild=True, embeddings=embeddings)
+    assert read_state(settings.index_dir) == state
+    assert IndexReader(settings, embeddings).count() == before.chunks_total
+    assert state is not None and leftovers(settings) == ([state.collection], [state.records])
+
+
+def test_damaged_pointer_is_repaired_by_rebuild(make_settings, embeddings) -> None:
+    from qa import IndexStoreError
+
+    settings = make_settings()
+    ingest([ROOT / "seeds"], settings, embeddings=embeddings)
+    (settings.index_dir / "index.json").write_text('{"generation": "trunc', encoding="utf-8")
+    with pytest.raises(IndexStoreError, match="--rebuild"):
+        ingest([ROOT / "seeds"], settings, embeddings=embeddings)
+    report = ingest([ROOT / "seeds"], settings, rebuild=True, embeddings=embeddings)
+    assert report.chunks_total > 0
+    state = read_state(settings.index_dir)
+    assert state is not None and leftovers(settings) == ([state.collection], [state.records])

@@ -85,3 +85,15 @@ def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 1
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("error: cannot open the Chroma store at http://127.0.0.1:")
+
+
+def test_two_indexes_share_a_server_safely(chroma_server: str, tmp_path: Path, make_settings, embeddings) -> None:
+    one = make_settings(chroma_url=chroma_server, index_dir=tmp_path / "one")
+    two = make_settings(chroma_url=chroma_server, index_dir=tmp_path / "two")
+    ingest([ROOT / "seeds"], one, embeddings=embeddings)
+    ingest([ROOT / "seeds"], two, embeddings=embeddings)
+    ingest([ROOT / "seeds"], one, rebuild=True, embeddings=embeddings)  # cleans only its own leftovers
+    state_two = read_state(two.index_dir)
+    assert state_two is not None
+    reader = IndexReader(two, embeddings)
+    assert reader.count() > 0 and reader.state == state_two
