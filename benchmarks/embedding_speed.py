@@ -56,5 +56,30 @@ def main() -> None:
         print(f"bfloat16 sort window {window:3d}: {rate(model, texts, 32, window):6.1f} chunks/s", flush=True)
 
 
+def padding(multiple: int) -> None:
+    """One fresh process per setting: peak RSS counts oneDNN's per-shape kernel cache."""
+    files = sorted((ROOT / "benchmarks" / "work" / "rtqa-small").glob("*.txt"))[:250]
+    texts = [c.text for f in files for c in Chunker(200, 40).split(f.read_text(encoding="utf-8"))][:2500]
+    model = SentenceTransformer(
+        resolve_model("all-MiniLM-L6-v2").location, device="cpu", model_kwargs={"dtype": torch.bfloat16}
+    )
+    extra = {"processing_kwargs": {"text": {"pad_to_multiple_of": multiple}}} if multiple > 1 else {}
+    started = time.perf_counter()
+    for i in range(0, len(texts), 256):
+        model.encode(texts[i : i + 256], batch_size=32, **extra)
+    speed = len(texts) / (time.perf_counter() - started)
+    # VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's size across fork+exec
+    status = Path("/proc/self/status").read_text()
+    peak = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+    print(f"bfloat16 pad to multiple of {multiple:2d}: {speed:6.1f} chunks/s, peak RSS {peak:.0f} MB ({len(texts)} chunks)")
+
+
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) > 2 and sys.argv[1] == "--pad":
+        padding(int(sys.argv[2]))
+    else:
+        main()
+        for multiple in (1, 16, 64):
+            import subprocess
+
+            subprocess.run([sys.executable, __file__, "--pad", str(multiple)], check=True)

@@ -47,20 +47,28 @@ def materialize(corpus: str) -> Path:
 
 
 def run_process(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
-    """Wall seconds, peak RSS (MB) and stdout of one child process (its own rusage, via wait4)."""
+    """Wall seconds, peak RSS (MB) and stdout of one child process.
+
+    Peak RSS comes from GNU time (`apt-get install time`): Linux starts a child's ru_maxrss at
+    its parent's size across fork+exec, and this parent holds a model, so wait4's number would
+    be inflated; time's own process is tiny.
+    """
     import tempfile
 
+    timer = shutil.which("time") or "/usr/bin/time"
+    if not Path(timer).exists():
+        raise SystemExit("GNU time is needed for peak RSS: apt-get install time")
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT, text=True)
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc = subprocess.run([timer, "-f", "PEAK_KB=%M", *cmd], stdout=out, stderr=err, env=env, cwd=ROOT, text=True)
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
+        errors = err.read()
         if proc.returncode != 0:
-            raise SystemExit(f"{cmd} failed ({proc.returncode}): {err.read()[-2000:]}")
-        return seconds, usage.ru_maxrss / 1024, out.read()
+            raise SystemExit(f"{cmd} failed ({proc.returncode}): {errors[-2000:]}")
+        peak_kb = int(errors.rsplit("PEAK_KB=", 1)[1].split()[0])
+        return seconds, peak_kb / 1024, out.read()
 
 
 def normalise(text: str) -> str:
