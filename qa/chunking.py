@@ -46,7 +46,7 @@ class Chunker:
             return self._split_span(text, 0, len(text), None)
         bounds = [*page_starts, len(text)]
         chunks: list[Chunk] = []
-        for number, (start, end) in enumerate(zip(bounds, bounds[1:]), 1):
+        for number, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False), 1):
             chunks.extend(self._split_span(text, start, end, number))
         return chunks
 

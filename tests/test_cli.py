@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import ROOT, SEED_FILE, run_cli, write_articles
+from .conftest import ROOT, run_cli, write_articles
 
 
 def test_json_contract_and_quiet(tmp_path: Path) -> None:
