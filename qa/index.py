@@ -79,7 +79,6 @@ class IndexState:
     created: str
     updated: str
     version: int = 0
-    writer_pid: int = 0
     format: int = FORMAT
 
 
@@ -240,19 +239,8 @@ class IndexWriter:
             self.previous = None
         self.client = open_client(self.settings)
         self._remove_leftovers()
-        if self.previous is not None:
-            previous_records = SQLiteRecordManager(self.index_dir / self.previous.records)
-            try:
-                previous_records.create_schema()
-                self.known_roots = previous_records.roots()
-            finally:
-                previous_records.close()
-            try:
-                self.previous_count = int(
-                    self.client.get_collection(self.previous.collection, embedding_function=None).count()
-                )
-            except NotFoundError:
-                self.previous_count = 0
+        if self.previous is not None and self.rebuild:
+            self._inspect_previous(self.previous)
         if self.previous is not None and not self.rebuild:
             check_model(self.previous, self.embeddings)
             self.state = self.previous
@@ -274,12 +262,27 @@ class IndexWriter:
             self.fresh = True
         self.records = SQLiteRecordManager(self.index_dir / self.state.records)
         self.records.create_schema()
+        if not self.fresh:
+            self.known_roots = self.records.roots()
         self.collection = self._get_collection(create=self.fresh)
         from langchain_chroma import Chroma
 
         self.vector_store = Chroma(
             client=self.client, collection_name=self.state.collection, embedding_function=self.embeddings
         )
+
+    def _inspect_previous(self, previous: IndexState) -> None:
+        """What a rebuild needs from the generation it replaces: its folders and its size."""
+        previous_records = SQLiteRecordManager(self.index_dir / previous.records)
+        try:
+            previous_records.create_schema()
+            self.known_roots = previous_records.roots()
+        finally:
+            previous_records.close()
+        try:
+            self.previous_count = int(self.client.get_collection(previous.collection, embedding_function=None).count())
+        except NotFoundError:
+            self.previous_count = 0
 
     def _get_collection(self, create: bool) -> Any:
         assert self.state is not None
@@ -330,9 +333,7 @@ class IndexWriter:
     def commit(self) -> IndexState:
         """Publish what was written: switch to a fresh generation, or bump the live one's version."""
         assert self.state is not None
-        self.state = replace(
-            self.state, updated=_now(), version=self.state.version + 1, writer_pid=os.getpid()
-        )
+        self.state = replace(self.state, updated=_now(), version=self.state.version + 1)
         write_state(self.index_dir, self.state)
         if self.fresh:  # the new generation is live now: the old one goes
             self.fresh = False

@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import logging
 import re
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,20 +96,14 @@ def _read_html(data: bytes, path: str) -> LoadedText:
 
 def _read_pdf(data: bytes, path: str) -> LoadedText:
     from pypdf import PasswordType, PdfReader
-    from pypdf.errors import PdfReadError
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        # Many PDFs carry only an owner password (restricting printing, say): the empty user
-        # password opens them. Only a real user password makes the text unreachable.
-        if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
-            raise IngestError(path, "encrypted PDF (a password is needed)")
-        pages = [page.extract_text() or "" for page in reader.pages]
-        meta_title = (reader.metadata.title if reader.metadata else None) or ""
-    except IngestError:
-        raise
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        raise IngestError(path, f"corrupt PDF ({type(exc).__name__}: {exc})") from exc
+    reader = PdfReader(io.BytesIO(data))
+    # Many PDFs carry only an owner password (restricting printing, say): the empty user
+    # password opens them. Only a real user password makes the text unreachable.
+    if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
+        raise IngestError(path, "encrypted PDF (a password is needed)")
+    pages = [page.extract_text() or "" for page in reader.pages]
+    meta_title = (reader.metadata.title if reader.metadata else None) or ""
     parts: list[str] = []
     page_starts: list[int] = []
     offset = 0
@@ -127,10 +120,7 @@ def _read_pdf(data: bytes, path: str) -> LoadedText:
 def _read_docx(data: bytes, path: str) -> LoadedText:
     import docx
 
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
-        raise IngestError(path, f"corrupt DOCX ({type(exc).__name__}: {exc})") from exc
+    document = docx.Document(io.BytesIO(data))
     paragraphs = [p.text for p in document.paragraphs]
     for table in document.tables:
         for row in table.rows:
@@ -171,7 +161,9 @@ def load_bytes(data: bytes, path: Path) -> LoadedText:
     except RecursionError as exc:
         raise IngestError(str(path), "too deeply nested to parse") from exc
     except Exception as exc:  # third-party parsers of untrusted files raise anything; one bad file must not end the run
-        raise IngestError(str(path), f"cannot parse {path.suffix.lower()} ({type(exc).__name__}: {exc})") from exc
+        suffix = path.suffix.lower()
+        reason = f"corrupt {suffix.lstrip('.').upper()}: cannot parse {suffix} ({type(exc).__name__}: {exc})"
+        raise IngestError(str(path), reason) from exc
     if not loaded.text.strip():
         raise IngestError(str(path), "no text in file")
     return loaded
