@@ -202,6 +202,7 @@ def bench_baseline(folder: Path, dtype: str) -> dict:
     info = json.loads(out)
     import chromadb
     from chromadb.config import Settings
+
     from qa.embeddings import SentenceEmbeddings
 
     collection = chromadb.PersistentClient(path=str(persist), settings=Settings(anonymized_telemetry=False)).get_collection(

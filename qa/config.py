@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -45,6 +45,35 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(50.0, gt=0, description="Larger files are skipped.")
     index_batch_size: int = Field(256, ge=1, description="Chunks written to the index per batch.")
     lock_timeout_s: float = Field(600.0, ge=0, description="How long a writer waits for another.")
+
+    # Retrieval (defaults chosen on rtqa-dev, see benchmarks/README.md)
+    retrieval: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="How passages are found.")
+    top_k: int = Field(4, ge=1, le=50, description="Passages handed to the answer backend.")
+    candidates: int = Field(40, ge=1, le=1000, description="Hits taken from each of dense and BM25 before fusion.")
+    rrf_k: float = Field(60.0, gt=0, description="Reciprocal rank fusion constant.")
+    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion (dense = 1).")
+    dedup_jaccard: float = Field(0.8, gt=0, le=1, description="Passages this similar (word shingles) count once.")
+    recency_days: int = Field(
+        14, ge=0, description='Questions about the present ("this week") prefer documents this recent (0 = off).'
+    )
+    recency_boost: float = Field(0.5, ge=0, description="How much those recent documents are preferred.")
+
+    # Answering
+    min_relevance: float = Field(
+        0.32, ge=0, le=1, description="Below this match of question and best passage the answer is 'not found'."
+    )
+    backend: Literal["extractive", "openai", "ollama", "local"] = Field(
+        "extractive", description="extractive (no LLM, offline), openai (any OpenAI-compatible server), ollama."
+    )
+    context_tokens: int = Field(3000, ge=200, description="tiktoken budget for the passages in an LLM prompt.")
+    max_answer_tokens: int = Field(512, ge=16, description="Longest answer an LLM may write.")
+    temperature: float = Field(0.0, ge=0, le=2, description="LLM sampling temperature.")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Seconds before an LLM call is given up (then: fallback).")
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible server (else $OPENAI_BASE_URL).")
+    openai_model: str = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible server.")
+    openai_api_key: SecretStr | None = Field(None, description="API key (else $OPENAI_API_KEY; local servers need none).")
+    ollama_url: str = Field("http://127.0.0.1:11434", description="Ollama server (native API).")
+    ollama_model: str = Field("llama3.2", description="Ollama model name.")
 
     @field_validator("chunk_overlap")
     @classmethod

@@ -13,6 +13,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from .errors import ConfigError
@@ -140,6 +141,13 @@ class SentenceEmbeddings(Embeddings):
         return int(dim)
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_array(texts).tolist()
+
+    def embed_array(self, texts: list[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text (no Python lists: sentence scoring at
+        query time works on the array)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
         self.calls += len(texts)
         vectors = self.model.encode(
             texts,
@@ -151,7 +159,7 @@ class SentenceEmbeddings(Embeddings):
             # faster (+6%) and leaner (-480 MB peak RSS over 2,500 chunks) in bfloat16.
             processing_kwargs={"text": {"pad_to_multiple_of": _PAD_TO}},
         )
-        return vectors.astype("float32").tolist()
+        return np.asarray(vectors, dtype=np.float32)
 
     def embed_query(self, text: str) -> list[float]:
         return self.embed_documents([text])[0]

@@ -5,7 +5,8 @@ Layout of `index_dir`:
     index.json              the pointer: live collection, records file, embedding model, version
     index-id                random id of this index (marks its collections on a shared server)
     chroma/                 the embedded Chroma store (absent in server mode)
-    records-<gen>.sqlite    record manager + file manifest of generation <gen>
+    records-<gen>.sqlite    record manager, file manifest and chunk terms of generation <gen>
+    bm25/<gen>-v<n>/        the keyword index (bm25s) published with pointer version n
     write.lock              held by the one writer
 
 A rebuild (and the very first ingest) writes a new generation beside the live one and switches
@@ -23,9 +24,9 @@ import os
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,9 +34,11 @@ from urllib.parse import urlparse
 
 import chromadb
 import httpx
+import numpy as np
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaError, NotFoundError
 
+from .bm25 import SNAPSHOT_DIR, KeywordIndex, TermTrackingChroma, build_snapshot, chunk_terms, remove_snapshots
 from .config import Settings
 from .embeddings import SentenceEmbeddings, resolve_model
 from .errors import ConfigError, IndexBusy, IndexMismatch, IndexMissing, IndexStoreError, QAError
@@ -47,6 +50,7 @@ log = logging.getLogger(__name__)
 POINTER = "index.json"
 FORMAT = 1
 _COLLECTION_PREFIX = "qa-"
+BM25_REFRESH_S = 30.0
 
 
 # What the store's layers raise when the disk, the database or the server fails.
@@ -80,6 +84,7 @@ class IndexState:
     updated: str
     version: int = 0
     format: int = FORMAT
+    bm25: str = ""  # folder under bm25/ holding the keyword index of this version ("" = none yet)
 
 
 def _now() -> str:
@@ -96,7 +101,8 @@ def read_state(index_dir: Path) -> IndexState | None:
         raise IndexStoreError(f"cannot read {index_dir / POINTER}: {exc}") from exc
     try:
         data = json.loads(raw)
-        return IndexState(**data)
+        known = {field.name for field in fields(IndexState)}
+        return IndexState(**{key: value for key, value in data.items() if key in known})
     except (ValueError, TypeError) as exc:
         raise IndexStoreError(f"{index_dir / POINTER} is damaged ({exc}); rebuild with: python ingest.py --rebuild") from exc
 
@@ -145,6 +151,21 @@ def open_client(settings: Settings) -> Any:
     except (ChromaError, ValueError, OSError) as exc:
         where = settings.chroma_url or str(settings.index_dir)
         raise IndexStoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+
+
+def _passage(key: str, text: str | None, meta: Any, score: float) -> Passage:
+    meta = meta or {}
+    return Passage(
+        chunk_id=key,
+        text=text or "",
+        source=str(meta.get("source", "")),
+        title=str(meta.get("title", "")),
+        page=int(meta["page"]) if "page" in meta else None,
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+        score=score,
+        date=str(meta["modified"]) if "modified" in meta else None,
+    )
 
 
 def _close_client(client: Any) -> None:
@@ -215,6 +236,7 @@ class IndexWriter:
         self.vector_store: Any = None
         self.known_roots: list[str] = []
         self.previous_count = 0
+        self._bm25_built_at = float("-inf")
 
     def __enter__(self) -> IndexWriter:
         try:
@@ -265,11 +287,36 @@ class IndexWriter:
         if not self.fresh:
             self.known_roots = self.records.roots()
         self.collection = self._get_collection(create=self.fresh)
-        from langchain_chroma import Chroma
-
-        self.vector_store = Chroma(
-            client=self.client, collection_name=self.state.collection, embedding_function=self.embeddings
+        self.vector_store = TermTrackingChroma(
+            client=self.client,
+            collection_name=self.state.collection,
+            embedding_function=self.embeddings,
+            records=self.records,
         )
+        if not self.fresh and not self.state.bm25:
+            self._backfill_terms()
+
+    def _backfill_terms(self) -> None:
+        """An index written before keyword search existed: take its chunks' terms from the store
+        once, so the next commit publishes a keyword index for it."""
+        from langchain_core.documents import Document
+
+        assert self.records is not None
+        if self.records.count_terms() >= self.count():
+            return
+        log.info("adding keyword-search terms to an index built without them")
+        offset, page = 0, 1000
+        while True:
+            batch = self.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+            if not batch["ids"]:
+                break
+            rows = []
+            for key, text, meta in zip(batch["ids"], batch["documents"], batch["metadatas"], strict=True):
+                document = Document(page_content=text or "", metadata=dict(meta or {}))
+                rows.append((key, str(document.metadata.get("source", "")), chunk_terms(document)))
+            self.records.put_terms(rows)
+            offset += len(batch["ids"])
+        self.vector_store.terms_changed = True
 
     def _inspect_previous(self, previous: IndexState) -> None:
         """What a rebuild needs from the generation it replaces: its folders and its size."""
@@ -326,15 +373,31 @@ class IndexWriter:
             if live_records is None or not path.name.startswith(live_records):
                 log.info("removing leftover record file %s", path.name)
                 path.unlink(missing_ok=True)
+        remove_snapshots(self.index_dir, keep=[self.previous.bm25] if self.previous else [])
 
     def count(self) -> int:
         return int(self.collection.count())
 
-    def commit(self) -> IndexState:
-        """Publish what was written: switch to a fresh generation, or bump the live one's version."""
-        assert self.state is not None
-        self.state = replace(self.state, updated=_now(), version=self.state.version + 1)
+    def commit(self, final: bool = True) -> IndexState:
+        """Publish what was written: switch to a fresh generation, or bump the live one's version.
+
+        The keyword index is rebuilt from the recorded terms when they changed; a commit in the
+        middle of a run (`final=False`) skips that if one was built in the last
+        BM25_REFRESH_S seconds, so many small commits do not each pay a full rebuild."""
+        assert self.state is not None and self.records is not None
+        version = self.state.version + 1
+        bm25 = self.state.bm25
+        due = final or time.monotonic() - self._bm25_built_at >= BM25_REFRESH_S
+        if (self.vector_store.terms_changed and due) or not bm25:
+            bm25 = f"{self.state.generation}-v{version}"
+            started = time.perf_counter()
+            size = build_snapshot(self.index_dir, bm25, self.records)
+            log.info("keyword index of %d chunks built in %.2f s", size, time.perf_counter() - started)
+            self.vector_store.terms_changed = False
+            self._bm25_built_at = time.monotonic()
+        self.state = replace(self.state, updated=_now(), version=version, bm25=bm25)
         write_state(self.index_dir, self.state)
+        remove_snapshots(self.index_dir, keep=[bm25])
         if self.fresh:  # the new generation is live now: the old one goes
             self.fresh = False
             if self.previous is not None and self.previous.collection != self.state.collection:
@@ -386,6 +449,7 @@ class IndexReader:
         self.state: IndexState | None = None
         self._client: Any = None
         self._collection: Any = None
+        self._keywords: KeywordIndex | None = None
         with store_errors("opening the index"):
             self._refresh()
 
@@ -418,37 +482,83 @@ class IndexReader:
             self._refresh()
             return int(self._collection.count())
 
-    def search(self, query: str, k: int = 4) -> list[Passage]:
-        """The k chunks nearest to `query` (dense only; hybrid retrieval builds on this)."""
-        vector = self.embeddings.embed_query(query)
+    def _read(self, action: str, call: Any) -> Any:
+        """Run `call(collection)`, retrying once when a rebuild switched generations between our
+        pointer read and the call."""
         for attempt in (1, 2):
             with store_errors("reading the index"):
                 self._refresh()
             try:
-                result = self._collection.query(
-                    query_embeddings=[vector], n_results=k, include=["documents", "metadatas", "distances"]
-                )
-                break
-            except (*STORE_ERRORS,) as exc:
-                # A rebuild switched generations between our pointer read and the query.
+                return call(self._collection)
+            except STORE_ERRORS as exc:
                 if attempt == 2:
-                    raise IndexStoreError(f"query failed: {exc}") from exc
+                    raise IndexStoreError(f"{action} failed: {exc}") from exc
                 self.state = None
+        raise AssertionError("unreachable")
+
+    def nearest(
+        self, vector: Sequence[float], k: int, sources: Sequence[str] | None = None
+    ) -> list[tuple[Passage, np.ndarray]]:
+        """The k chunks nearest to `vector` (optionally only from `sources`), with their vectors."""
+        where: dict[str, Any] | None = None
+        if sources:
+            where = {"source": sources[0]} if len(sources) == 1 else {"source": {"$in": list(sources)}}
+        result = self._read(
+            "query",
+            lambda collection: collection.query(
+                query_embeddings=[list(vector)],
+                n_results=k,
+                where=where,
+                include=["documents", "metadatas", "distances", "embeddings"],
+            ),
+        )
         return [
-            Passage(
-                chunk_id=chunk_id,
-                text=text or "",
-                source=str(meta.get("source", "")),
-                title=str(meta.get("title", "")),
-                page=int(meta["page"]) if "page" in meta else None,
-                start=int(meta.get("start", 0)),
-                end=int(meta.get("end", 0)),
-                score=1.0 - float(distance),
-            )
-            for chunk_id, text, meta, distance in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0], strict=True
+            (_passage(key, text, meta, 1.0 - float(distance)), np.asarray(vec, dtype=np.float32))
+            for key, text, meta, distance, vec in zip(
+                result["ids"][0],
+                result["documents"][0],
+                result["metadatas"][0],
+                result["distances"][0],
+                result["embeddings"][0],
+                strict=True,
             )
         ]
+
+    def fetch(self, keys: Sequence[str]) -> dict[str, tuple[Passage, np.ndarray]]:
+        """Chunks by key, with their vectors (keys no longer in the index are left out)."""
+        if not keys:
+            return {}
+        result = self._read(
+            "get", lambda collection: collection.get(ids=list(keys), include=["documents", "metadatas", "embeddings"])
+        )
+        return {
+            key: (_passage(key, text, meta, 0.0), np.asarray(vec, dtype=np.float32))
+            for key, text, meta, vec in zip(
+                result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
+            )
+        }
+
+    def keyword_index(self) -> KeywordIndex | None:
+        """The keyword index the live pointer names, loaded once per version (None for an index
+        published before keyword search existed: the next ingest adds it)."""
+        with store_errors("reading the index"):
+            self._refresh()
+        assert self.state is not None
+        if not self.state.bm25:
+            return None
+        if self._keywords is None or self._keywords.path.name != self.state.bm25:
+            path = self.settings.index_dir / SNAPSHOT_DIR / self.state.bm25
+            try:
+                self._keywords = KeywordIndex(path)
+            except (OSError, ValueError) as exc:
+                log.warning("keyword index %s unreadable (%s); using vector search alone", path, exc)
+                return None
+        return self._keywords
+
+    def search(self, query: str, k: int = 4) -> list[Passage]:
+        """The k chunks nearest to `query` by embedding alone (see retrieval.py for hybrid)."""
+        vector = self.embeddings.embed_query(query)
+        return [passage for passage, _ in self.nearest(vector, k)]
 
     def close(self) -> None:
         if self._client is not None:

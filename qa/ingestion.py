@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import logging
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from langchain_core.documents import Document
@@ -25,7 +27,7 @@ from .chunking import Chunker
 from .config import Settings
 from .discovery import FoundFile, discover
 from .embeddings import SentenceEmbeddings
-from .errors import IngestError, IndexStoreError
+from .errors import IndexStoreError, IngestError
 from .index import IndexWriter, store_errors
 from .loaders import load_bytes
 from .records import FileRecord, SQLiteRecordManager
@@ -68,8 +70,24 @@ def _read(found: FoundFile, max_bytes: int) -> tuple[bytes, os.stat_result]:
     return data, st
 
 
-def _documents(found: FoundFile, data: bytes, chunker: Chunker, model: str) -> tuple[list[Document], list[str]]:
+# Metadata that may change while a chunk's text does not; left out of the chunk's key, so a
+# touched or extended file re-embeds only its changed chunks (a chunk keeps the date its text
+# first appeared).
+_VOLATILE = ("modified", "modified_ts")
+
+
+def chunk_key(document: Document) -> str:
+    """The chunk's id in the index: a hash of its text and its stable metadata."""
+    stable = {key: value for key, value in document.metadata.items() if key not in _VOLATILE}
+    payload = json.dumps([document.page_content, stable], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def _documents(
+    found: FoundFile, data: bytes, st: os.stat_result, chunker: Chunker, model: str
+) -> tuple[list[Document], list[str]]:
     loaded = load_bytes(data, found.path)
+    modified = datetime.fromtimestamp(st.st_mtime, UTC)
     chunks = chunker.split(loaded.text, loaded.page_starts)
     if not chunks:
         raise IngestError(found.source, "no text in file")
@@ -84,6 +102,8 @@ def _documents(found: FoundFile, data: bytes, chunker: Chunker, model: str) -> t
             "chunk_index": number,
             "content_hash": hashlib.sha256(chunk.text.encode("utf-8")).hexdigest()[:32],
             "embedding_model": model,
+            "modified": modified.date().isoformat(),
+            "modified_ts": int(st.st_mtime),
         }
         if chunk.page is not None:
             metadata["page"] = chunk.page
@@ -127,7 +147,7 @@ class _Run:
                 self.records.put_files([replace(record, chunks=known.chunks)])
                 self.report.files_unchanged += 1
                 return
-            documents, warnings = _documents(found, data, self.chunker, self.writer.embeddings.name)
+            documents, warnings = _documents(found, data, st, self.chunker, self.writer.embeddings.name)
         except IngestError as exc:
             self.skip(found.source, exc.reason)
             return
@@ -158,7 +178,7 @@ class _Run:
                 cleanup="scoped_full",
                 source_id_key="source_id",
                 batch_size=self.settings.index_batch_size,
-                key_encoder="sha256",
+                key_encoder=chunk_key,
             )
         except ValueError as exc:  # LangChain's own checks
             raise IndexStoreError(f"writing to the index failed: {exc}") from exc
@@ -173,7 +193,7 @@ class _Run:
         self.pending.clear()
         self.pending_chunks = 0
         if not self.writer.fresh:
-            self.writer.commit()  # other processes' readers pick the new chunks up now
+            self.writer.commit(final=False)  # other processes' readers pick the new chunks up now
 
     def remove_missing(self, root: Path, seen: set[str]) -> None:
         """Files recorded under `root` that are gone from disk leave the index."""

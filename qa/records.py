@@ -3,7 +3,10 @@
 - `records`: LangChain's RecordManager contract (chunk id -> source, time), so the indexing API
   skips chunks already written and removes a changed file's old chunks;
 - `files`: one row per ingested file (size, mtime, sha256), so an unchanged file is recognised
-  from a stat() alone and costs neither reading, chunking nor embedding.
+  from a stat() alone and costs neither reading, chunking nor embedding;
+- `chunk_terms`: the keyword-search terms of every chunk in the vector store, written in the same
+  calls that add or delete its vectors, so the BM25 index is rebuilt from here, never by
+  re-reading the corpus.
 
 Why not langchain-classic's SQLRecordManager: it drags SQLAlchemy and the legacy package in for
 six small queries; this is the same contract on the standard library, in WAL mode so readers
@@ -40,6 +43,11 @@ CREATE TABLE IF NOT EXISTS files (
     indexed_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS files_root ON files(root);
+CREATE TABLE IF NOT EXISTS chunk_terms (
+    key TEXT PRIMARY KEY,
+    source TEXT NOT NULL,
+    terms TEXT NOT NULL
+);
 """
 
 
@@ -216,3 +224,20 @@ class SQLiteRecordManager(RecordManager):
 
     def count_records(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM records").fetchone()[0])
+
+    # --- keyword-search terms ---------------------------------------------------------------
+    def put_terms(self, rows: Sequence[tuple[str, str, str]]) -> None:
+        """(key, source, space-joined terms) of chunks just written to the vector store."""
+        with self._tx() as conn:
+            conn.executemany("INSERT OR REPLACE INTO chunk_terms(key, source, terms) VALUES (?, ?, ?)", rows)
+
+    def delete_terms(self, keys: Sequence[str]) -> None:
+        with self._tx() as conn:
+            conn.executemany("DELETE FROM chunk_terms WHERE key = ?", [(key,) for key in keys])
+
+    def iter_terms(self) -> Iterator[tuple[str, str, str]]:
+        """Every chunk's (key, source, terms), in a stable order."""
+        yield from self._conn.execute("SELECT key, source, terms FROM chunk_terms ORDER BY key")
+
+    def count_terms(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM chunk_terms").fetchone()[0])

@@ -3,7 +3,6 @@ would try to download an ONNX model); the index records which model built it."""
 
 from __future__ import annotations
 
-
 from qa import IndexReader, ingest
 from qa.index import IndexWriter
 
