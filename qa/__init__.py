@@ -13,8 +13,8 @@ from .errors import (
     IngestError,
     QAError,
 )
-from .ingestion import ingest
 from .index import IndexReader, read_state
+from .ingestion import ingest
 from .types import IngestReport, Passage, Skipped
 
 __all__ = [

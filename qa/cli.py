@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .errors import QAError
 
@@ -21,12 +22,14 @@ def quiet_third_parties() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("LANGSMITH_TRACING", "false")  # LangChain traces only when asked to
+    os.environ.setdefault("LANGCHAIN_TRACING_V2", "false")
 
 
 def setup_logging(quiet: bool, verbose: bool = False) -> None:
     level = logging.ERROR if quiet else logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
-    for noisy in ("chromadb", "httpx", "sentence_transformers", "transformers", "urllib3"):
+    for noisy in ("bm25s", "chromadb", "httpx", "sentence_transformers", "transformers", "urllib3"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
 
 
@@ -113,14 +116,79 @@ def _stats_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_answer(answer: Any, streamed: str) -> None:
+    """The checked answer (again, if it differs from what streamed), then its sources."""
+    if answer.text != streamed.strip():
+        if streamed:
+            print("\n\nChecked answer:")
+        print(answer.text)
+    else:
+        print()
+    if answer.fallback:
+        print(f"\n(The {answer.backend} backend failed: {answer.error}. This is the extractive answer.)")
+    for sentence in answer.unsupported:
+        print(f"\n(Not supported by the cited passages: {sentence!r})")
+    if answer.citations:
+        print("\nSources:")
+    for citation in answer.citations:
+        where = citation.source + (f", p. {citation.page}" if citation.page else "")
+        title = f" - {citation.title}" if citation.title else ""
+        print(f"[{citation.n}] {where}{title} (score {citation.score:.2f})\n    \u201c{citation.quote}\u201d")
+
+
+def _ask_cmd(args: argparse.Namespace) -> int:
+    from datetime import date
+
+    from .answering import Engine
+    from .config import load_settings
+    from .errors import ConfigError
+    from .types import Answer
+
+    settings = load_settings(
+        index_dir=args.index_dir, chroma_url=args.chroma_url, backend=args.backend, top_k=args.k
+    )
+    try:
+        as_of = date.fromisoformat(args.as_of) if args.as_of else None
+    except ValueError as exc:
+        raise ConfigError(f"--as-of wants a date like 2022-06-16, got {args.as_of!r}") from exc
+    engine = Engine(settings)
+    streamed = ""
+    final = None
+    live = not args.json and settings.backend != "extractive"
+    for event in engine.stream(args.question, sources=args.source or None, as_of=as_of):
+        if isinstance(event, Answer):
+            final = event
+        elif live:
+            streamed += event
+            print(event, end="", flush=True)
+    assert final is not None
+    if args.json:
+        print(json.dumps(final.to_json(), ensure_ascii=False))
+    else:
+        _print_answer(final, streamed)
+    return 0
+
+
 @guarded
 def qa_main(argv: Sequence[str] | None = None) -> int:
-    """python -m qa ingest|search|stats"""
+    """python -m qa ask|ingest|search|stats"""
     quiet_third_parties()
     parser = argparse.ArgumentParser(prog="python -m qa")
     commands = parser.add_subparsers(dest="command", required=True)
     ingest_cmd = commands.add_parser("ingest", parents=[ingest_parser("ingest")], add_help=False)
     ingest_cmd.set_defaults(handler=run_ingest)
+    ask = commands.add_parser("ask", help="answer a question from the documents, with citations")
+    ask.add_argument("question")
+    ask.add_argument("--backend", help="extractive (default), openai or ollama (QA_BACKEND)")
+    ask.add_argument("--k", "-k", type=int, help="passages to answer from (QA_TOP_K, default 4)")
+    ask.add_argument("--source", action="append", help="only passages of this file (as ingested); repeatable")
+    ask.add_argument("--as-of", help="the date the question is asked on, for 'this week' (default today)")
+    ask.add_argument("--index", dest="index_dir")
+    ask.add_argument("--chroma-url")
+    ask.add_argument("--json", action="store_true", help="print the Answer as one JSON object")
+    ask.add_argument("--quiet", action="store_true")
+    ask.add_argument("-v", "--verbose", action="store_true")
+    ask.set_defaults(handler=_ask_cmd)
     for name, handler, text in (("search", _search_cmd, "nearest passages"), ("stats", _stats_cmd, "index facts")):
         sub = commands.add_parser(name, help=text)
         if name == "search":

@@ -76,3 +76,54 @@ class Passage:
     start: int
     end: int
     score: float
+    date: str | None = None  # ISO date the document was last modified, when known
+
+
+# One turn of a conversation, as Gradio and the OpenAI API spell it: {"role": "user" | "assistant", "content": str}.
+Message = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A passage an answer cites as [n]; `quote` is the sentence of the passage that supports the
+    answer, and passage[start:end] == quote (the app highlights it)."""
+
+    n: int
+    source: str
+    title: str
+    page: int | None
+    chunk_id: str
+    quote: str
+    start: int
+    end: int
+    score: float
+    passage: str = ""
+    date: str | None = None
+
+
+@dataclass
+class Answer:
+    """The result of one question. `to_json()` is the `python -m qa ask --json` contract."""
+
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)  # answer sentences no cited passage supports
+    backend: str = "extractive"
+    not_found: bool = False
+    fallback: bool = False  # the configured backend failed; this is the extractive answer
+    error: str | None = None  # why the backend failed, when fallback
+    question: str = ""
+    standalone_question: str = ""  # the question after condensing it with the chat history
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "citations": [asdict(citation) for citation in self.citations],
+            "unsupported": list(self.unsupported),
+            "backend": self.backend,
+            "not_found": self.not_found,
+            "fallback": self.fallback,
+            "error": self.error,
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+        }

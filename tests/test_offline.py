@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-
 from .conftest import ROOT
 
 UNSHARE = shutil.which("unshare")
@@ -51,7 +50,7 @@ def test_plain_tiktoken_would_need_the_network(tmp_path: Path) -> None:
     assert result.returncode != 0
 
 
-def test_ingest_and_search_offline(tmp_path: Path) -> None:
+def test_ingest_search_and_ask_offline(tmp_path: Path) -> None:
     index = str(tmp_path / "idx")
     result = offline(["ingest.py", "seeds", "--index", index, "--json", "--quiet"], tmp_path)
     assert result.returncode == 0, result.stderr
@@ -60,3 +59,7 @@ def test_ingest_and_search_offline(tmp_path: Path) -> None:
     assert search.returncode == 0, search.stderr
     passages = json.loads(search.stdout)
     assert any("bank" in p["text"].lower() for p in passages)
+    ask = offline(["-m", "qa", "ask", "Which two Chinese banks restricted financing?", "--index", index, "--json"], tmp_path)
+    assert ask.returncode == 0, ask.stderr
+    answer = json.loads(ask.stdout)
+    assert "ICBC" in answer["text"] and answer["citations"] and not answer["fallback"]

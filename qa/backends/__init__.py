@@ -1,0 +1,29 @@
+"""Answer backends: one module each, chosen by `settings.backend` (see `get_backend`)."""
+
+from __future__ import annotations
+
+from ..config import Settings
+from ..errors import ConfigError
+from .base import Backend, GenerationRequest
+
+
+def get_backend(settings: Settings, name: str | None = None) -> Backend:
+    """The backend named by `name` or settings.backend; each imports its client lazily."""
+    match name or settings.backend:
+        case "extractive":
+            from .extractive import ExtractiveBackend
+
+            return ExtractiveBackend(settings)
+        case "openai":
+            from .openai_backend import OpenAIBackend
+
+            return OpenAIBackend(settings)
+        case "ollama":
+            from .ollama_backend import OllamaBackend
+
+            return OllamaBackend(settings)
+        case other:
+            raise ConfigError(f"unknown backend {other!r} (QA_BACKEND): choose extractive, openai or ollama")
+
+
+__all__ = ["Backend", "GenerationRequest", "get_backend"]

@@ -1,0 +1,180 @@
+"""The citation check every answer goes through, whatever wrote it.
+
+1. Markers [n] that point at no passage are removed.
+2. Each answer sentence is checked against the passages: it is supported by a passage when one of
+   its sentences says the same (embedding similarity) or holds most of its terms (lexical recall).
+   Citations of passages that do not support the sentence are dropped; a sentence that cites
+   nothing, or only passages that do not support it, gets the marker of the passage that supports
+   it best; a sentence no passage supports keeps its markers and is listed in `unsupported`.
+3. Citations are exactly the passages the final text cites, renumbered 1..n in order of first use,
+   each with the passage sentence that supports it (`quote`, at passage.text[start:end]).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .bm25 import terms
+from .embeddings import SentenceEmbeddings
+from .sentences import sentence_spans
+from .types import Citation, Passage
+
+_MARKER = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+")
+_SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
+
+SIMILARITY_SUPPORT = 0.62  # cosine of MiniLM vectors above which two sentences say the same
+LEXICAL_SUPPORT = 0.7  # share of the sentence's terms found in one passage sentence
+MIN_CLAIM_TERMS = 3  # shorter sentences ("Here is what I found:") are framing, not claims
+
+
+@dataclass
+class _Claim:
+    text: str  # the sentence without markers
+    cited: list[int] = field(default_factory=list)  # passage indices (0-based), in order
+    support: dict[int, tuple[float, int, int]] = field(default_factory=dict)  # passage -> (score, start, end)
+
+
+@dataclass
+class CheckedAnswer:
+    text: str
+    citations: list[Citation]
+    unsupported: list[str]
+
+
+def _split_claims(text: str, count: int) -> list[_Claim]:
+    """Answer sentences with the valid passage numbers each cites; markers right after a sentence's
+    period ("... rose. [2]") belong to the sentence before."""
+    claims: list[_Claim] = []
+    for start, end in sentence_spans(text):
+        sentence = text[start:end]
+        leading = _LEADING_MARKERS.match(sentence)
+        if leading and claims:
+            claims[-1].cited.extend(_numbers(leading.group(0), count))
+            sentence = sentence[leading.end() :]
+        cited = _numbers(sentence, count)
+        plain = _SPACE_BEFORE_PUNCT.sub(r"\1", _MARKER.sub("", sentence)).strip()
+        if plain:
+            claims.append(_Claim(plain, cited))
+    for claim in claims:
+        claim.cited = list(dict.fromkeys(claim.cited))
+    return claims
+
+
+def _numbers(text: str, count: int) -> list[int]:
+    found = []
+    for match in _MARKER.finditer(text):
+        for number in re.split(r"\s*[,;]\s*", match.group(1)):
+            if number.isdigit() and 1 <= int(number) <= count:
+                found.append(int(number) - 1)
+    return found
+
+
+def _normal(text: str) -> str:
+    return " ".join(re.sub(r"[^\w%$.]", " ", text.lower()).split()).rstrip(". ")
+
+
+class CitationChecker:
+    """Checks answers against passages with the embedding model (one batch per answer)."""
+
+    def __init__(self, embeddings: SentenceEmbeddings) -> None:
+        self.embeddings = embeddings
+
+    def check(self, text: str, passages: Sequence[Passage]) -> CheckedAnswer:
+        claims = _split_claims(text, len(passages))
+        spans = [sentence_spans(passage.text) for passage in passages]
+        needs_vectors = [claim for claim in claims if not self._verbatim(claim, passages, spans)]
+        if needs_vectors:
+            self._score_by_meaning(needs_vectors, passages, spans)
+        unsupported: list[str] = []
+        for claim in claims:
+            if len(set(terms(claim.text))) < MIN_CLAIM_TERMS and not claim.cited:
+                continue
+            supported = [index for index in claim.cited if index in claim.support]
+            if not supported and claim.support:
+                # Uncited, or citing the wrong passage, while another passage supports it: cite that one.
+                best = max(claim.support, key=lambda index: claim.support[index][0])
+                claim.cited = [best]
+                supported = [best]
+            claim.cited = supported or claim.cited
+            if not supported:
+                unsupported.append(claim.text)
+        return self._renumber(claims, passages, unsupported)
+
+    @staticmethod
+    def _verbatim(claim: _Claim, passages: Sequence[Passage], spans: Sequence[list[tuple[int, int]]]) -> bool:
+        """Fast path (the extractive backend, quoting models): the sentence is a passage sentence."""
+        wanted = _normal(claim.text)
+        if not wanted:
+            return True
+        order = claim.cited + [index for index in range(len(passages)) if index not in claim.cited]
+        for index in order:
+            for start, end in spans[index]:
+                if _normal(passages[index].text[start:end]) == wanted:
+                    claim.support[index] = (1.0, start, end)
+                    return True
+        return False
+
+    def _score_by_meaning(
+        self, claims: Sequence[_Claim], passages: Sequence[Passage], spans: Sequence[list[tuple[int, int]]]
+    ) -> None:
+        flat = [(index, start, end) for index, passage_spans in enumerate(spans) for start, end in passage_spans]
+        texts = [claim.text for claim in claims] + [passages[i].text[s:e] for i, s, e in flat]
+        vectors = self.embeddings.embed_array(texts)
+        claim_vectors, sentence_vectors = vectors[: len(claims)], vectors[len(claims) :]
+        similarity = claim_vectors @ sentence_vectors.T if len(flat) else np.zeros((len(claims), 0))
+        sentence_terms = [set(terms(passages[i].text[s:e])) for i, s, e in flat]
+        for row, claim in enumerate(claims):
+            claim_terms = set(terms(claim.text))
+            for column, (index, start, end) in enumerate(flat):
+                cosine = float(similarity[row, column])
+                recall = len(claim_terms & sentence_terms[column]) / len(claim_terms) if claim_terms else 0.0
+                score = max(cosine, recall)
+                if cosine < SIMILARITY_SUPPORT and recall < LEXICAL_SUPPORT:
+                    continue
+                if index not in claim.support or score > claim.support[index][0]:
+                    claim.support[index] = (score, start, end)
+
+    @staticmethod
+    def _renumber(claims: Sequence[_Claim], passages: Sequence[Passage], unsupported: list[str]) -> CheckedAnswer:
+        numbers: dict[int, int] = {}
+        quotes: dict[int, tuple[float, int, int]] = {}
+        pieces: list[str] = []
+        for claim in claims:
+            for index in claim.cited:
+                numbers.setdefault(index, len(numbers) + 1)
+                found = claim.support.get(index)
+                if found and (index not in quotes or found[0] > quotes[index][0]):
+                    quotes[index] = found
+            markers = "".join(f"[{numbers[index]}]" for index in claim.cited)
+            if markers:
+                body, end_punct = (claim.text[:-1], claim.text[-1]) if claim.text[-1] in ".!?" else (claim.text, "")
+                pieces.append(f"{body} {markers}{end_punct}")
+            else:
+                pieces.append(claim.text)
+        citations = []
+        for index, n in sorted(numbers.items(), key=lambda item: item[1]):
+            passage = passages[index]
+            score, start, end = quotes.get(index, (0.0, 0, 0))
+            if end <= start:  # cited but unsupported: point at the passage's first sentence
+                start, end = (sentence_spans(passage.text) or [(0, len(passage.text))])[0]
+            citations.append(
+                Citation(
+                    n=n,
+                    source=passage.source,
+                    title=passage.title,
+                    page=passage.page,
+                    chunk_id=passage.chunk_id,
+                    quote=passage.text[start:end],
+                    start=start,
+                    end=end,
+                    score=round(passage.score, 4),
+                    passage=passage.text,
+                    date=passage.date,
+                )
+            )
+        return CheckedAnswer(" ".join(pieces), citations, unsupported)
