@@ -53,14 +53,18 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--corpus", default="corpus_small.jsonl")
     parser.add_argument("--sweep", action="store_true", help="also sweep extractive weights")
+    parser.add_argument("--index", help="use this dated index (e.g. one qa.evaluate --work kept)")
     args = parser.parse_args()
-    index = dated_index(args.corpus)
+    index = Path(args.index) if args.index else dated_index(args.corpus)
     _, queries = load_eval(EVAL, args.corpus, None)
     engine = Engine(load_settings(index_dir=index))
     seed_index = WORK / "eval-seeds"
     if not (seed_index / "index.json").exists():
         ingest([ROOT / "seeds"], load_settings(index_dir=seed_index), embeddings=engine.embeddings)
     seed_engine = Engine(load_settings(index_dir=seed_index), embeddings=engine.embeddings)
+    if args.sweep:
+        sweep(engine, queries)
+        return
     rows = {}
     for name, eng, questions in (
         ("rtqa on rtqa", engine, [(q["query"], _date(q.get("date"))) for q in queries]),
@@ -77,21 +81,25 @@ def main() -> None:
             f"threshold {threshold:.2f}: not-found "
             + ", ".join(f"{name} {sum(s < threshold for s in v) / len(v):.3f}" for name, v in rows.items())
         )
-    if not args.sweep:
-        return
+
+
+def sweep(engine: Engine, queries: list[dict]) -> None:
+    """Answer containment of the extractive answer over a grid of its weights."""
     cached = []
     for query in queries:
         retrieval = engine.retriever.search(query["query"], as_of=_date(query.get("date")))
+        if engine.relevance(retrieval).score < engine.settings.min_relevance:
+            cached.append((query, retrieval, []))
+            continue
         found = candidates(
             query["query"], retrieval.query_vector, retrieval.passages, engine.embeddings, engine.idf, 6
         )
         cached.append((query, retrieval, found))
     grid = {
-        "lexical": [0.0, 0.2, 0.5],
-        "answer_type": [0.0, 0.05, 0.1, 0.2],
-        "rank_penalty": [0.0, 0.03, 0.08],
+        "lexical": [0.2, 0.5],
+        "answer_type": [0.0, 0.1, 0.2, 0.3],
+        "rank_penalty": [0.08, 0.15],
         "sentences": [3, 4, 5],
-        "passages": [4, 6],
     }
     for combo in itertools.product(*grid.values()):
         weights = ExtractiveWeights(**dict(zip(grid, combo, strict=True)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .answering import Engine, answer, stream_answer
 from .config import Settings, load_settings
 from .errors import (
     BackendError,
@@ -15,11 +16,15 @@ from .errors import (
 )
 from .index import IndexReader, read_state
 from .ingestion import ingest
-from .types import IngestReport, Passage, Skipped
+from .retrieval import Retriever
+from .types import Answer, Citation, IngestReport, Passage, Skipped
 
 __all__ = [
+    "Answer",
     "BackendError",
+    "Citation",
     "ConfigError",
+    "Engine",
     "IndexBusy",
     "IndexMismatch",
     "IndexMissing",
@@ -29,9 +34,12 @@ __all__ = [
     "IngestReport",
     "Passage",
     "QAError",
+    "Retriever",
     "Settings",
     "Skipped",
+    "answer",
     "ingest",
     "load_settings",
     "read_state",
+    "stream_answer",
 ]

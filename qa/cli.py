@@ -116,7 +116,7 @@ def _stats_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_answer(answer: Any, streamed: str) -> None:
+def print_answer(answer: Any, streamed: str) -> None:
     """The checked answer (again, if it differs from what streamed), then its sources."""
     if answer.text != streamed.strip():
         if streamed:
@@ -165,7 +165,7 @@ def _ask_cmd(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(final.to_json(), ensure_ascii=False))
     else:
-        _print_answer(final, streamed)
+        print_answer(final, streamed)
     return 0
 
 

@@ -2,7 +2,8 @@
 
 A rule-based splitter (no model ships offline for this): a sentence ends at . ! or ? (with any
 closing quotes or brackets) followed by a space and a capital, digit or quote, unless the word
-before the period is a known abbreviation or an initial; a line break always ends a sentence.
+before the period is a known abbreviation or an initial; "word.Word" (a space lost in
+extraction) ends one too; a line break always ends a sentence.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ _ABBREVIATIONS = frozenset(
 _END = re.compile(r"[.!?]+[\"'\u201d\u2019)\]]*(?=\s)")
 _NEXT_START = re.compile(r"\s+[\"'\u201c\u2018(\[]?[A-Z0-9\u00c0-\u024f]")
 _LINE_BREAK = re.compile(r"\n+")
+_GLUED = re.compile(r"(?<=[a-z]{3}[.!?])(?=[A-Z][a-z])")  # "commodities.The decision": a lost space
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
@@ -30,14 +32,16 @@ def _is_abbreviation(text: str, dot: int) -> bool:
 
 
 def _split_line(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    spans: list[tuple[int, int]] = []
-    begin = start
+    stops = {match.start() for match in _GLUED.finditer(text, start, end)}
     for match in _END.finditer(text, start, end):
         stop = match.end()
         if text[match.start()] == "." and match.end() - match.start() == 1 and _is_abbreviation(text, match.start()):
             continue
-        if not _NEXT_START.match(text, stop, end):
-            continue
+        if _NEXT_START.match(text, stop, end):
+            stops.add(stop)
+    spans: list[tuple[int, int]] = []
+    begin = start
+    for stop in sorted(stops):
         spans.append((begin, stop))
         begin = stop
     spans.append((begin, end))

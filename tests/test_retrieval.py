@@ -1,0 +1,151 @@
+"""Hybrid retrieval: BM25 follows the vector index through ingest, change, removal and rebuild;
+fusion finds what either ranking alone would; duplicates count once; filters and dates work."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from qa.bm25 import terms
+from qa.index import IndexReader, open_client, read_state
+from qa.ingestion import ingest
+from qa.recency import asks_about_present, recency_factor
+from qa.retrieval import Retriever, fuse
+from qa.sentences import sentences
+
+from .conftest import SEED_FILE, write_articles
+
+
+def keyword_keys(settings: Any, embeddings: Any) -> set[str]:
+    reader = IndexReader(settings, embeddings)
+    keywords = reader.keyword_index()
+    assert keywords is not None
+    return set(keywords.keys)
+
+
+def vector_keys(settings: Any) -> set[str]:
+    state = read_state(settings.index_dir)
+    assert state is not None
+    return set(open_client(settings).get_collection(state.collection).get(include=[])["ids"])
+
+
+def test_bm25_follows_the_index_through_changes(tmp_path: Path, make_settings: Any, embeddings: Any) -> None:
+    settings = make_settings()
+    docs = tmp_path / "docs"
+    paths = write_articles(docs, 4)
+    ingest([docs], settings, embeddings=embeddings)
+    assert keyword_keys(settings, embeddings) == vector_keys(settings) != set()
+
+    paths[0].write_text("Zanzibar ferry timetable\n\nThe quokka ferry leaves at dawn.\n", encoding="utf-8")
+    paths[1].unlink()
+    ingest([docs], settings, embeddings=embeddings)
+    assert keyword_keys(settings, embeddings) == vector_keys(settings)
+    hits = Retriever(settings, embeddings).search("quokka ferry", k=2, mode="bm25").passages
+    assert hits and hits[0].source.endswith(paths[0].name)
+
+    ingest([docs], settings, rebuild=True, embeddings=embeddings)
+    assert keyword_keys(settings, embeddings) == vector_keys(settings)
+    state = read_state(settings.index_dir)
+    assert state is not None
+    # Only the published keyword index is kept on disk.
+    assert [p.name for p in (settings.index_dir / "bm25").iterdir()] == [state.bm25]
+
+
+def test_index_from_before_keyword_search_gets_one(tmp_path: Path, make_settings: Any, embeddings: Any) -> None:
+    settings = make_settings()
+    docs = tmp_path / "docs"
+    write_articles(docs, 3)
+    ingest([docs], settings, embeddings=embeddings)
+    pointer = settings.index_dir / "index.json"
+    old = json.loads(pointer.read_text())
+    old["bm25"] = ""
+    pointer.write_text(json.dumps(old))
+    shutil.rmtree(settings.index_dir / "bm25")
+    assert IndexReader(settings, embeddings).keyword_index() is None  # dense still answers meanwhile
+    report = ingest([docs], settings, embeddings=embeddings)
+    assert report.chunks_added == 0  # nothing re-embedded
+    assert keyword_keys(settings, embeddings) == vector_keys(settings)
+
+
+def test_hybrid_finds_rare_codes_and_paraphrases(tmp_path: Path, make_settings: Any, embeddings: Any) -> None:
+    settings = make_settings()
+    docs = tmp_path / "docs"
+    write_articles(docs, 6)
+    (docs / "parts.txt").write_text(
+        "Spare parts\n\nThe replacement valve carries catalogue number QX-77431 and ships in May.\n", encoding="utf-8"
+    )
+    (docs / "pets.txt").write_text(
+        "Pets\n\nA young dog needs short walks and plenty of sleep in its first months.\n", encoding="utf-8"
+    )
+    ingest([docs], settings, embeddings=embeddings)
+    retriever = Retriever(settings, embeddings)
+    code = retriever.search("QX-77431", k=1).passages
+    assert code[0].source == "parts.txt"
+    meaning = retriever.search("how much should a puppy rest", k=1).passages
+    assert meaning[0].source == "pets.txt"
+
+
+def test_near_duplicates_count_once_and_source_filter(tmp_path: Path, make_settings: Any, embeddings: Any) -> None:
+    settings = make_settings()
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SEED_FILE, docs / "copy-a.txt")
+    shutil.copy(SEED_FILE, docs / "copy-b.txt")
+    ingest([docs], settings, embeddings=embeddings)
+    retriever = Retriever(settings, embeddings)
+    found = retriever.search("Which two Chinese banks restricted financing?", k=4).passages
+    texts = [p.text for p in found]
+    assert len(texts) == len(set(texts))
+    only_b = retriever.search("Which two Chinese banks restricted financing?", k=4, sources=["copy-b.txt"]).passages
+    assert only_b and {p.source for p in only_b} == {"copy-b.txt"}
+
+
+def test_questions_about_the_present_prefer_recent_documents(
+    tmp_path: Path, make_settings: Any, embeddings: Any
+) -> None:
+    settings = make_settings()
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    old = docs / "old.txt"
+    new = docs / "new.txt"
+    old.write_text("Harbour news\n\nThe harbour ferry company named Ana Ruiz as its new chief.\n", encoding="utf-8")
+    new.write_text("Harbour news\n\nThe harbour ferry company named Ben Okafor as its new chief.\n", encoding="utf-8")
+    for path, day in ((old, date(2021, 3, 1)), (new, date(2022, 6, 10))):
+        stamp = (day - date(1970, 1, 1)).days * 86400.0 + 43200
+        os.utime(path, (stamp, stamp))
+    ingest([docs], settings, embeddings=embeddings)
+    retriever = Retriever(settings, embeddings)
+    question = "Who did the harbour ferry company name as chief this week?"
+    present = retriever.search(question, k=2, as_of=date(2022, 6, 12))
+    assert present.passages[0].source == "new.txt" and present.passages[0].date == "2022-06-10"
+    before = retriever.search(question, k=2, as_of=date(2021, 3, 3))
+    assert before.passages[0].source == "old.txt"
+
+
+def test_recency_rules() -> None:
+    assert asks_about_present("Which company recalled cars this week?")
+    assert not asks_about_present("Which company makes the Model T?")
+    assert recency_factor("2022-06-10", date(2022, 6, 12), 14, 0.5) == 1.5
+    assert recency_factor("2022-06-20", date(2022, 6, 12), 14, 0.5) < 1
+    assert recency_factor("2020-01-01", date(2022, 6, 12), 14, 0.5) == 1
+    assert recency_factor(None, date(2022, 6, 12), 14, 0.5) == 1
+
+
+def test_fusion_rewards_agreement() -> None:
+    fused = fuse([(["a", "b", "c"], 1.0), (["c", "a", "d"], 1.0)], rrf_k=60)
+    assert [key for key, _ in fused][:2] == ["a", "c"]
+
+
+def test_terms_and_sentences() -> None:
+    assert terms("The Banks restricted financing") == ["bank", "restrict", "financ"]
+    text = 'Mr. Wang met Gov. Smith in the U.S. on Feb. 3. "It went well," he said. Prices rose 3.5%! Next?'
+    assert sentences(text) == [
+        "Mr. Wang met Gov. Smith in the U.S. on Feb. 3.",
+        '"It went well," he said.',
+        "Prices rose 3.5%!",
+        "Next?",
+    ]
