@@ -62,7 +62,7 @@ class Settings(BaseSettings):
     min_relevance: float = Field(
         0.32, ge=0, le=1, description="Below this match of question and best passage the answer is 'not found'."
     )
-    backend: Literal["extractive", "openai", "ollama", "local"] = Field(
+    backend: Literal["extractive", "openai", "ollama"] = Field(
         "extractive", description="extractive (no LLM, offline), openai (any OpenAI-compatible server), ollama."
     )
     context_tokens: int = Field(3000, ge=200, description="tiktoken budget for the passages in an LLM prompt.")
