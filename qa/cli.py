@@ -40,6 +40,7 @@ def ingest_parser(prog: str = "ingest.py") -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="*", help="files or folders (default: those already indexed, else seeds/)")
     parser.add_argument("--index", dest="index_dir", help="index folder (QA_INDEX_DIR, default vectorstore/)")
+    parser.add_argument("--docs", dest="docs_dir", help="documents folder used when no PATH is given (QA_DOCS_DIR)")
     parser.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000 (QA_CHROMA_URL)")
     parser.add_argument("--model", dest="embedding_model", help="embedding model name or folder (QA_EMBEDDING_MODEL)")
     parser.add_argument("--rebuild", action="store_true", help="build a fresh index, switch to it when complete")
@@ -47,6 +48,9 @@ def ingest_parser(prog: str = "ingest.py") -> argparse.ArgumentParser:
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary, only errors")
     parser.add_argument("--strict", action="store_true", help="fail on the first file that cannot be ingested")
     parser.add_argument("-v", "--verbose", action="store_true", help="log each batch written")
+    parser.add_argument(
+        "--progress-json", action="store_true", help="print progress as JSON lines on stderr (for the app)"
+    )
     return parser
 
 
@@ -54,9 +58,22 @@ def run_ingest(args: argparse.Namespace) -> int:
     from .config import load_settings
     from .ingestion import ingest
 
-    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url, embedding_model=args.embedding_model)
-    show_progress = not args.quiet and sys.stderr.isatty()
-    report = ingest(args.paths or None, settings, rebuild=args.rebuild, strict=args.strict, progress=show_progress)
+    settings = load_settings(
+        index_dir=args.index_dir, chroma_url=args.chroma_url, embedding_model=args.embedding_model, docs_dir=args.docs_dir
+    )
+    show_progress = not args.quiet and not args.progress_json and sys.stderr.isatty()
+
+    def emit(progress: Any) -> None:
+        print(json.dumps({"progress": progress.__dict__}), file=sys.stderr, flush=True)
+
+    report = ingest(
+        args.paths or None,
+        settings,
+        rebuild=args.rebuild,
+        strict=args.strict,
+        progress=show_progress,
+        on_progress=emit if args.progress_json else None,
+    )
     if args.json:
         print(json.dumps(report.to_json()))
     elif not args.quiet:

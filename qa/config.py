@@ -27,7 +27,9 @@ class Settings(BaseSettings):
 
     index_dir: Path = Field(Path("vectorstore"), description="Folder of the index (Chroma, records).")
     chroma_url: str | None = Field(None, description="Use a Chroma server, e.g. http://127.0.0.1:8000.")
-    documents_dir: Path = Field(Path("seeds"), description="Documents ingested when no path is given.")
+    docs_dir: Path = Field(
+        Path("seeds"), description="The documents folder: ingested when no path is given; app uploads go there."
+    )
 
     embedding_model: str = Field(DEFAULT_EMBEDDING_MODEL, description="sentence-transformers name or folder.")
     embedding_batch_size: int | None = Field(
@@ -74,6 +76,14 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, description="API key (else $OPENAI_API_KEY; local servers need none).")
     ollama_url: str = Field("http://127.0.0.1:11434", description="Ollama server (native API).")
     ollama_model: str = Field("llama3.2", description="Ollama model name.")
+
+    # The web app
+    host: str = Field("127.0.0.1", description="Address the app binds; 0.0.0.0 exposes it to the network.")
+    port: int = Field(7860, ge=0, le=65535, description="Port of the app (0 = any free port).")
+    auth: SecretStr | None = Field(None, description="user:password[,user:password] or a file of user:password[:admin].")
+    admins: str | None = Field(None, description="Users allowed to upload, remove and rebuild (default: all).")
+    max_upload_mb: float = Field(50.0, gt=0, description="Largest file the app accepts for upload.")
+    answer_concurrency: int = Field(4, ge=1, description="Answers computed at once; more wait in the queue.")
 
     @field_validator("chunk_overlap")
     @classmethod

@@ -23,6 +23,7 @@ import logging
 import os
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -441,11 +442,14 @@ class IndexWriter:
 
 class IndexReader:
     """Queries the live generation. Picks up commits of other processes: a new pointer version
-    reopens the store, because Chroma keeps a process's vector index in memory."""
+    reopens the store, because Chroma keeps a process's vector index in memory. Safe to share
+    between threads (the app's concurrent answers): store access is serialised, which costs
+    little next to embedding the question."""
 
     def __init__(self, settings: Settings, embeddings: SentenceEmbeddings | None = None) -> None:
         self.settings = settings
         self.embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
+        self._lock = threading.RLock()
         self.state: IndexState | None = None
         self._client: Any = None
         self._collection: Any = None
@@ -454,6 +458,10 @@ class IndexReader:
             self._refresh()
 
     def _refresh(self) -> None:
+        with self._lock:
+            self._reopen_if_changed()
+
+    def _reopen_if_changed(self) -> None:
         state = read_state(self.settings.index_dir)
         if state is None:
             raise IndexMissing(
@@ -486,14 +494,15 @@ class IndexReader:
         """Run `call(collection)`, retrying once when a rebuild switched generations between our
         pointer read and the call."""
         for attempt in (1, 2):
-            with store_errors("reading the index"):
-                self._refresh()
-            try:
-                return call(self._collection)
-            except STORE_ERRORS as exc:
-                if attempt == 2:
-                    raise IndexStoreError(f"{action} failed: {exc}") from exc
-                self.state = None
+            with self._lock:
+                with store_errors("reading the index"):
+                    self._refresh()
+                try:
+                    return call(self._collection)
+                except STORE_ERRORS as exc:
+                    if attempt == 2:
+                        raise IndexStoreError(f"{action} failed: {exc}") from exc
+                    self.state = None
         raise AssertionError("unreachable")
 
     def nearest(
@@ -541,19 +550,20 @@ class IndexReader:
     def keyword_index(self) -> KeywordIndex | None:
         """The keyword index the live pointer names, loaded once per version (None for an index
         published before keyword search existed: the next ingest adds it)."""
-        with store_errors("reading the index"):
-            self._refresh()
-        assert self.state is not None
-        if not self.state.bm25:
-            return None
-        if self._keywords is None or self._keywords.path.name != self.state.bm25:
-            path = self.settings.index_dir / SNAPSHOT_DIR / self.state.bm25
-            try:
-                self._keywords = KeywordIndex(path)
-            except (OSError, ValueError) as exc:
-                log.warning("keyword index %s unreadable (%s); using vector search alone", path, exc)
+        with self._lock:
+            with store_errors("reading the index"):
+                self._refresh()
+            assert self.state is not None
+            if not self.state.bm25:
                 return None
-        return self._keywords
+            if self._keywords is None or self._keywords.path.name != self.state.bm25:
+                path = self.settings.index_dir / SNAPSHOT_DIR / self.state.bm25
+                try:
+                    self._keywords = KeywordIndex(path)
+                except (OSError, ValueError) as exc:
+                    log.warning("keyword index %s unreadable (%s); using vector search alone", path, exc)
+                    return None
+            return self._keywords
 
     def search(self, query: str, k: int = 4) -> list[Passage]:
         """The k chunks nearest to `query` by embedding alone (see retrieval.py for hybrid)."""

@@ -14,7 +14,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,6 +34,15 @@ from .records import FileRecord, SQLiteRecordManager
 from .types import IngestReport, Skipped
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an ingest run is: files looked at, of how many, and chunks written so far."""
+
+    files_done: int
+    files_total: int
+    chunks_added: int
 
 
 @dataclass
@@ -124,6 +133,13 @@ class _Run:
         self.pending: list[_Pending] = []
         self.pending_chunks = 0
         self.chunk_bar: tqdm | None = None
+        self.on_progress: Callable[[Progress], None] | None = None
+        self.files_done = 0
+        self.files_total = 0
+
+    def report_progress(self) -> None:
+        if self.on_progress is not None:
+            self.on_progress(Progress(self.files_done, self.files_total, self.report.chunks_added))
 
     def skip(self, path: str, reason: str) -> None:
         if self.strict:
@@ -189,6 +205,7 @@ class _Run:
         self.report.files_updated += sum(not item.is_new for item in self.pending)
         if self.chunk_bar is not None:
             self.chunk_bar.update(len(documents))
+        self.report_progress()
         log.info("indexed batch: %d chunks from %d files", len(documents), len(self.pending))
         self.pending.clear()
         self.pending_chunks = 0
@@ -218,14 +235,16 @@ def ingest(
     strict: bool = False,
     progress: bool = False,
     embeddings: SentenceEmbeddings | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
 ) -> IngestReport:
     """Bring the index in line with `paths` (default: the folders already in the index, or
-    settings.documents_dir). Raises QAError subclasses; a bad file is reported, not raised,
-    unless `strict`."""
+    settings.docs_dir). Raises QAError subclasses; a bad file is reported, not raised,
+    unless `strict`. `progress` draws bars on the terminal; `on_progress` is called after each
+    file and each written batch (the app's progress bar)."""
     started = time.perf_counter()
     embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
     with store_errors("ingest"), IndexWriter(settings, embeddings, rebuild=rebuild) as writer:
-        targets = [Path(p) for p in paths] if paths else [Path(r) for r in writer.known_roots] or [settings.documents_dir]
+        targets = [Path(p) for p in paths] if paths else [Path(r) for r in writer.known_roots] or [settings.docs_dir]
         found = discover(targets)
         run = _Run(writer, settings, strict)
         for skipped in found.skipped:
@@ -236,11 +255,15 @@ def ingest(
         file_bar = tqdm(total=len(found.files), unit="file", desc="files", disable=not progress, position=0)
         run.chunk_bar = tqdm(unit="chunk", desc="chunks", disable=not progress, position=1)
         seen: set[str] = set()
+        run.on_progress = on_progress
+        run.files_total = len(found.files)
         with file_bar, run.chunk_bar:
             for item in found.files:
                 seen.add(str(item.path))
                 run.visit(item)
                 file_bar.update(1)
+                run.files_done += 1
+                run.report_progress()
             run.flush()
         for root in found.roots:
             run.remove_missing(root, seen)

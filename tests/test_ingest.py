@@ -111,7 +111,7 @@ def test_deleted_file_leaves_the_index(tmp_path: Path, make_settings, embeddings
 
 
 def test_no_paths_refreshes_known_folders(tmp_path: Path, make_settings, embeddings) -> None:
-    settings = make_settings(documents_dir=tmp_path / "nothing-here")
+    settings = make_settings(docs_dir=tmp_path / "nothing-here")
     write_articles(tmp_path / "a", 2, tag="a")
     write_articles(tmp_path / "b", 2, tag="b")
     ingest([tmp_path / "a", tmp_path / "b"], settings, embeddings=embeddings)
