@@ -212,7 +212,7 @@ def bench_baseline(folder: Path, dtype: str) -> dict:
 
     def search(text: str, k: int) -> list[tuple[str, str]]:
         res = collection.query(query_embeddings=[embedder.embed_query(text)], n_results=k, include=["documents", "metadatas"])
-        return [(Path(m["source"]).stem, d) for m, d in zip(res["metadatas"][0], res["documents"][0])]
+        return [(Path(m["source"]).stem, d) for m, d in zip(res["metadatas"][0], res["documents"][0], strict=True)]
 
     return {
         "pipeline": f"LangChain tutorial (1000/200 chars), {dtype}",
@@ -245,7 +245,7 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     machine = {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(), "python": platform.python_version()}
     try:
-        machine["cpu"] = next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+        machine["cpu"] = next(row.split(":", 1)[1].strip() for row in open("/proc/cpuinfo") if row.startswith("model name"))
     except (OSError, StopIteration):
         pass
     RESULTS.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ answer is returned instead, marked as a fallback with the reason.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -156,7 +157,7 @@ class Engine:
             return
         text = compose(picks, retrieval.passages)
         if failure is None:
-            yield text
+            yield from re.findall(r".+?\]\s*|.+$", text)  # sentence by sentence, each with its marker
         answer = self._checked(base, text, retrieval.passages, started)
         if failure is not None:
             answer.fallback = True

@@ -80,7 +80,7 @@ def status_line(engine: Engine) -> str:
         pass
     backend = engine.settings.backend
     return (
-        f"**{len(view.documents)}** documents · **{view.chunks}** chunks · model `{view.state.embedding_model}` · "
+        f"**{len(view.documents)}** document{'' if len(view.documents) == 1 else 's'} · **{view.chunks}** chunks · model `{view.state.embedding_model}` · "
         f"backend `{backend}` · updated {updated}"
     )
 
@@ -279,7 +279,7 @@ def build(settings: Settings, engine: Engine | None = None) -> tuple[gr.Blocks, 
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
                     sources = gr.HTML(sources_html(None, 0), elem_id="sources")
-        with gr.Tab("Documents", visible=True) as documents_tab:
+        with gr.Tab("Documents", visible=app.users is None) as documents_tab:  # shown to admins on load
             gr.Markdown(
                 f"Documents folder: `{escape_markdown(str(settings.docs_dir))}`. Supported: {', '.join(accepted)}; "
                 f"up to {settings.max_upload_mb:g} MB each. Questions keep being answered while the index updates."
@@ -299,12 +299,13 @@ def build(settings: Settings, engine: Engine | None = None) -> tuple[gr.Blocks, 
         send.click(app.respond, [question, chat, turns], chat_outputs, api_visibility="private", **ask_options)
         chat.example_select(app.respond_example, [chat, turns], chat_outputs, api_visibility="private", **ask_options)
         clear.click(lambda: ([], "", sources_html(None, 0), []), None, chat_outputs, api_visibility="private")
+        chat.clear(lambda: ("", sources_html(None, 0), []), None, [question, sources, turns], api_visibility="private")
 
         refresh_outputs = [status, documents, to_remove, documents_tab]
         job_options = {"concurrency_limit": 1, "concurrency_id": "ingest", "api_visibility": "private"}
-        upload.click(app.upload, [files], [job, files], **job_options).then(app.refresh, None, refresh_outputs)
-        rebuild.click(app.rebuild, None, [job], **job_options).then(app.refresh, None, refresh_outputs)
-        remove.click(app.remove, [to_remove], [job], **job_options).then(app.refresh, None, refresh_outputs)
+        upload.click(app.upload, [files], [job, files], **job_options).then(app.refresh, None, refresh_outputs, api_visibility="private")
+        rebuild.click(app.rebuild, None, [job], **job_options).then(app.refresh, None, refresh_outputs, api_visibility="private")
+        remove.click(app.remove, [to_remove], [job], **job_options).then(app.refresh, None, refresh_outputs, api_visibility="private")
         demo.load(app.refresh, None, refresh_outputs, api_visibility="private")
         gr.api(app.ask, api_name="ask")
     return demo, app

@@ -33,7 +33,7 @@ def test_first_ingest_records_chunk_metadata(docs: Path, make_settings, embeddin
     with IndexWriter(settings, embeddings) as writer:
         got = writer.collection.get(include=["metadatas", "documents"])
     text = SEED_FILE.read_text(encoding="utf-8")
-    for meta, chunk in zip(got["metadatas"], got["documents"]):
+    for meta, chunk in zip(got["metadatas"], got["documents"], strict=True):
         assert meta["source"] == SEED_FILE.name
         assert meta["title"].startswith("China says it 'deeply regrets'")
         assert text[meta["start"] : meta["end"]] == chunk

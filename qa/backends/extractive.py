@@ -144,8 +144,8 @@ def _similar(a: Candidate, b: Candidate) -> bool:
 
 
 def choose(found: Sequence[Candidate], weights: ExtractiveWeights) -> list[Pick]:
-    """The best `weights.sentences` candidates, near-repeats skipped, in answer order: grouped by
-    passage (best passage first), in reading order within a passage."""
+    """The best `weights.sentences` candidates, near-repeats skipped, in answer order: the best
+    sentence first, then the others grouped by passage (best passage first), in reading order."""
     ranked = sorted(found, key=lambda candidate: candidate.score(weights), reverse=True)
     chosen: list[Candidate] = []
     for candidate in ranked:
@@ -154,9 +154,12 @@ def choose(found: Sequence[Candidate], weights: ExtractiveWeights) -> list[Pick]
         if any(_similar(candidate, seen) for seen in chosen):
             continue
         chosen.append(candidate)
+    if not chosen:
+        return []
+    best = chosen[0]
     passage_order = list(dict.fromkeys(candidate.passage for candidate in chosen))
-    chosen.sort(key=lambda candidate: (passage_order.index(candidate.passage), candidate.start))
-    return [Pick(c.passage, c.start, c.end, c.score(weights)) for c in chosen]
+    rest = sorted(chosen[1:], key=lambda candidate: (passage_order.index(candidate.passage), candidate.start))
+    return [Pick(c.passage, c.start, c.end, c.score(weights)) for c in [best, *rest]]
 
 
 def pick_sentences(

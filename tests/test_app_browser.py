@@ -1,0 +1,554 @@
+"""The web app end to end: `python app.py` in a subprocess, driven by Playwright in Debian's
+Chromium and by gradio_client.
+
+Covered: a streamed, cited answer with its sources panel; not-found answers; follow-up questions;
+clearing the conversation; uploads (including a hostile HTML file whose markup must never run);
+answering while the index is rebuilt; removing a document; login (admin and non-admin) and the
+API behind it. Each app gets its own documents and index folders under tmp and a free port.
+
+The tests in this module share one app, in order: upload adds documents that rebuild and remove
+use (remove uploads its document again when run alone).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gradio_client import Client
+from gradio_client.exceptions import AuthenticationError
+from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_playwright
+
+from qa import read_state
+
+from .conftest import ROOT, SEED_FILE
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "tests" / "artifacts"
+STARTUP_DEADLINE_S = 120
+ANSWER_TIMEOUT_MS = 60_000
+JOB_TIMEOUT_MS = 150_000
+
+NOT_FOUND = "I could not find this in the documents."
+BANKS = "Which two Chinese banks restricted financing?"
+AUTH = "alice:wonderland:admin,bob:builder"
+
+HARBOUR_TEXT = "Harbour ferry news\n\nThe harbour ferry company named Ana Ruiz as its new captain on Tuesday.\n"
+XSS_LITERAL = "<img src=x onerror=window.__xss=3>"
+EVIL_HTML = """<!doctype html>
+<html><head><title>Quokka festival news</title><script>window.__xss=0</script></head>
+<body>
+<h1>Quokka festival news</h1>
+<p>The quokka festival starts on Friday in Perth.</p>
+<script>window.__xss=1</script>
+<img src=x onerror="window.__xss=2">
+<p>Attendees said &lt;img src=x onerror=window.__xss=3&gt; was printed on the festival tickets.</p>
+</body></html>
+"""
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Debian's Chromium at {CHROMIUM}")
+
+
+# --- the app in a subprocess ------------------------------------------------------------------
+
+
+@dataclass
+class RunningApp:
+    url: str
+    docs: Path
+    index: Path
+    log: Path
+    ready_s: float  # from process start until the page answered
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")[-chars:]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+_no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def answers(url: str) -> bool:
+    try:
+        with _no_proxy.open(url, timeout=5) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start_app(folder: Path, env: dict[str, str] | None = None) -> Iterator[RunningApp]:
+    docs, index, log_path = folder / "docs", folder / "index", folder / "app.log"
+    docs.mkdir(parents=True)
+    shutil.copy(SEED_FILE, docs / SEED_FILE.name)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/"
+    full_env = {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
+    full_env.update(GRADIO_ANALYTICS_ENABLED="False", QA_CONFIG=str(folder / "no-qa.toml"), **(env or {}))
+    command = [sys.executable, "app.py", "--index", str(index), "--docs", str(docs), "--port", str(port)]
+    command += ["--host", "127.0.0.1"]
+    with open(log_path, "w", encoding="utf-8") as log:
+        started = time.monotonic()
+        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    app = RunningApp(url, docs, index, log_path, 0.0)
+    try:
+        while not answers(url):  # readiness poll: the pause between tries is a wait for the process to exit
+            if time.monotonic() - started > STARTUP_DEADLINE_S:
+                pytest.fail(f"app not ready after {STARTUP_DEADLINE_S} s; its log:\n{app.log_tail()}")
+            try:
+                code = process.wait(timeout=0.25)
+            except subprocess.TimeoutExpired:
+                continue
+            pytest.fail(f"app exited with code {code} before serving; its log:\n{app.log_tail()}")
+        app.ready_s = time.monotonic() - started
+        print(f"\n{url}: page ready {app.ready_s:.1f} s after the process started (auth={'QA_AUTH' in (env or {})})")
+        yield app
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    yield from start_app(tmp_path_factory.mktemp("app"))
+
+
+@pytest.fixture(scope="module")
+def auth_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    yield from start_app(tmp_path_factory.mktemp("auth-app"), {"QA_AUTH": AUTH})
+
+
+# --- the browser ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield browser
+        browser.close()
+    finally:
+        playwright.stop()
+
+
+@pytest.fixture
+def dialogs() -> list[str]:
+    """Every alert/confirm/prompt a page opened (none may: the only script is Gradio's)."""
+    return []
+
+
+@pytest.fixture
+def page(browser: Browser, dialogs: list[str]) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(f"{dialog.type}: {dialog.message}")
+        dialog.dismiss()
+
+    errors: list[str] = []
+    page.on("dialog", on_dialog)
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert not dialogs, f"the page opened dialogs: {dialogs}"
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def normalise(text: str) -> str:
+    return " ".join(text.split())
+
+
+def open_chat(page: Page, url: str) -> None:
+    page.goto(url, wait_until="domcontentloaded")  # Gradio keeps a connection open: networkidle never comes
+    page.wait_for_selector("#question textarea")
+
+
+def bot_messages(page: Page) -> Locator:
+    return page.locator('#chat [data-testid="bot"]')
+
+
+def ask(page: Page, question: str) -> Locator:
+    """Ask in the chat; the last bot message once the final answer (cited or not found) shows."""
+    before = bot_messages(page).count()
+    page.locator("#question textarea").fill(question)
+    page.locator("#send").click()
+    messages = bot_messages(page)
+    expect(messages).to_have_count(before + 1, timeout=ANSWER_TIMEOUT_MS)
+    last = messages.nth(before)
+    final = last.locator("a.cite").or_(last.get_by_text(NOT_FOUND)).first
+    expect(final).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    return last
+
+
+def documents_tab(page: Page) -> Locator:
+    return page.get_by_role("tab", name="Documents")
+
+
+def chat_tab(page: Page) -> Locator:
+    return page.get_by_role("tab", name="Chat")
+
+
+def upload(page: Page, paths: list[Path]) -> Locator:
+    """Upload files in the Documents tab and wait for the ingest job; the job status."""
+    documents_tab(page).click()
+    page.locator("#upload input[type=file]").set_input_files([str(path) for path in paths])
+    for path in paths:  # uploaded to the server once the component links to its copy there
+        expect(page.locator(f'#upload a[href$="/{path.name}"]')).to_be_attached()
+    page.locator("#add-documents").click()
+    job = page.locator("#job-status")
+    expect(job).to_contain_text(f"{len(paths)} added", timeout=JOB_TIMEOUT_MS)
+    return job
+
+
+def assert_not_executed(page: Page) -> None:
+    assert page.evaluate("() => window.__xss") is None, "markup from a document ran in the page"
+
+
+RECORD_BOT_STATES = """() => {
+  window.__botStates = [];
+  const chat = document.querySelector('#chat');
+  new MutationObserver(() => {
+    const bots = chat.querySelectorAll('[data-testid="bot"]');
+    if (!bots.length) return;
+    const last = bots[bots.length - 1];
+    const state = {text: last.textContent, cites: last.querySelectorAll('a.cite').length};
+    const previous = window.__botStates[window.__botStates.length - 1];
+    if (!previous || previous.text !== state.text || previous.cites !== state.cites) window.__botStates.push(state);
+  }).observe(chat, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+# --- chat -------------------------------------------------------------------------------------
+
+
+def test_cited_answer_streams_with_sources_panel(app: RunningApp, page: Page) -> None:
+    open_chat(page, app.url)
+    page.evaluate(RECORD_BOT_STATES)
+    last = ask(page, BANKS)
+
+    expect(last).to_contain_text("ICBC")
+    first_marker = last.locator("a.cite", has_text="[1]").first
+    expect(first_marker).to_have_attribute("href", "#src-1-1")
+    states = page.evaluate("() => window.__botStates")
+    assert states[0]["cites"] == 0, f"the answer should show a pending state before the final one: {states[:3]}"
+    assert states[-1]["cites"] > 0 and "ICBC" in states[-1]["text"]
+
+    # The sources panel: one block per citation, the cited sentence highlighted, quoted verbatim.
+    expect(page.locator("#sources #src-1-1")).to_be_visible()
+    quotes = page.locator("#sources mark.quote")
+    expect(quotes.first).to_be_visible()
+    seed = normalise(SEED_FILE.read_text(encoding="utf-8"))
+    for quote in quotes.all_text_contents():
+        assert quote.strip() and normalise(quote) in seed, f"quote not in the seed article: {quote!r}"
+    expect(page.locator("#sources .source-file").first).to_have_text(SEED_FILE.name)
+    targets = set(last.locator("a.cite").evaluate_all("links => links.map(link => link.getAttribute('href'))"))
+    for target in targets:  # every marker points at a passage in the panel
+        expect(page.locator(f"#sources {target}")).to_have_count(1)
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "cited-answer.png"))  # the answer and its sources, as a reader sees them
+
+    # Following a marker jumps to its passage and leaves the app working (same tab, no reload).
+    first_marker.click()
+    expect(page).to_have_url(re.compile(r"#src-1-1$"))
+    expect(page.locator("#src-1-1")).to_be_in_viewport()
+    assert len(page.context.pages) == 1
+    expect(page.locator("#question textarea")).to_be_editable()
+    expect(bot_messages(page)).to_have_count(1)
+
+
+def test_off_topic_question_is_not_found(app: RunningApp, page: Page) -> None:
+    open_chat(page, app.url)
+    last = ask(page, "What is the tallest mountain on Venus?")
+    expect(last).to_contain_text(NOT_FOUND)
+    expect(last.locator("a.cite")).to_have_count(0)
+    sources = page.locator("#sources")
+    expect(sources).to_contain_text("No passage in the documents answers this question.")
+    expect(sources.locator(".source")).to_have_count(0)
+
+
+def test_follow_up_question_uses_the_conversation(app: RunningApp, page: Page) -> None:
+    open_chat(page, app.url)
+    expect(ask(page, BANKS)).to_contain_text("ICBC")
+    follow_up = ask(page, "Why did they do that?")
+    expect(follow_up).to_contain_text(re.compile("sanction", re.IGNORECASE))
+    expect(follow_up.locator("a.cite").first).to_have_attribute("href", re.compile(r"^#src-2-\d+$"))
+    expect(page.locator("#sources #src-2-1")).to_be_visible()
+    expect(page.locator("#sources #src-1-1")).to_have_count(0)  # the panel shows the latest answer
+
+
+def test_clear_empties_the_conversation(app: RunningApp, page: Page) -> None:
+    open_chat(page, app.url)
+    ask(page, BANKS)
+    page.locator("#clear").click()
+    expect(page.locator('#chat [data-testid="user"]')).to_have_count(0)
+    expect(bot_messages(page)).to_have_count(0)
+    expect(page.locator("#sources")).to_contain_text("Sources of the answer appear here.")
+    # The conversation starts over: no follow-up context, answers numbered from 1 again.
+    again = ask(page, BANKS)
+    expect(again.locator("a.cite").first).to_have_attribute("href", re.compile(r"^#src-1-\d+$"))
+    expect(bot_messages(page)).to_have_count(1)
+
+
+def test_chat_trash_button_forgets_the_conversation(app: RunningApp, page: Page) -> None:
+    open_chat(page, app.url)
+    ask(page, BANKS)
+    page.locator('#chat button[aria-label="Clear"]').click()
+    expect(bot_messages(page)).to_have_count(0)
+    expect(page.locator("#sources")).to_contain_text("Sources of the answer appear here.", timeout=5_000)
+
+
+def test_api_ask_returns_the_answer_json(app: RunningApp) -> None:
+    client = Client(app.url, verbose=False)
+    result = client.predict(BANKS, api_name="/ask")
+    assert isinstance(result, dict)
+    assert {"text", "citations", "not_found", "fallback"} <= result.keys()
+    assert result["not_found"] is False and result["fallback"] is False
+    assert "ICBC" in result["text"] and "[1]" in result["text"]
+    seed = normalise(SEED_FILE.read_text(encoding="utf-8"))
+    assert [citation["n"] for citation in result["citations"]] == list(range(1, len(result["citations"]) + 1))
+    for citation in result["citations"]:
+        assert {"n", "source", "quote", "passage", "start", "end", "score"} <= citation.keys()
+        assert citation["source"] == SEED_FILE.name
+        assert normalise(citation["quote"]) in seed
+        assert citation["passage"][citation["start"] : citation["end"]] == citation["quote"]
+
+    off_topic = client.predict("What is the tallest mountain on Venus?", api_name="/ask")
+    assert off_topic["not_found"] is True and off_topic["text"] == NOT_FOUND and off_topic["citations"] == []
+
+
+# --- documents --------------------------------------------------------------------------------
+
+
+def test_upload_makes_documents_answerable_and_markup_stays_text(
+    app: RunningApp, page: Page, dialogs: list[str], tmp_path: Path
+) -> None:
+    harbour, evil = tmp_path / "harbour.txt", tmp_path / "evil.html"
+    harbour.write_text(HARBOUR_TEXT, encoding="utf-8")
+    evil.write_text(EVIL_HTML, encoding="utf-8")
+    open_chat(page, app.url)
+
+    job = upload(page, [harbour, evil])
+    expect(job).to_contain_text("Saved 2 files")
+    listing = page.locator("#documents")
+    for name in ("harbour.txt", "evil.html", SEED_FILE.name):
+        expect(listing).to_contain_text(name)
+    assert (app.docs / "harbour.txt").read_text(encoding="utf-8") == HARBOUR_TEXT
+    expect(page.locator("#status")).to_contain_text("3 documents")
+
+    chat_tab(page).click()
+    captain = ask(page, "Who did the harbour ferry company name as captain?")
+    expect(captain).to_contain_text("Ana Ruiz")
+    expect(page.locator("#sources")).to_contain_text("harbour.txt")
+
+    festival = ask(page, "When does the quokka festival start?")
+    expect(festival).to_contain_text("Friday")
+    expect(page.locator("#sources")).to_contain_text("evil.html")
+    assert_not_executed(page)
+
+    tickets = ask(page, "What did attendees say was printed on the festival tickets?")
+    expect(tickets.locator("a.cite").first).to_be_visible()
+    sources = page.locator("#sources")
+    expect(sources).to_contain_text("evil.html")
+    assert XSS_LITERAL in sources.inner_text(), "the document's markup should show as text in the sources"
+    assert XSS_LITERAL in tickets.inner_text(), "the document's markup should show as text in the answer"
+    expect(page.locator("#chat img[src=x], #sources img[src=x], #sources script, #chat script")).to_have_count(0)
+    assert_not_executed(page)
+    assert dialogs == []
+
+
+def test_answers_keep_coming_while_the_index_is_rebuilt(app: RunningApp, page: Page) -> None:
+    open_chat(page, app.url)
+    before = read_state(app.index)
+    assert before is not None
+    documents_tab(page).click()
+    job = page.locator("#job-status")
+    page.locator("#rebuild").click()
+    # Gradio shows the job's progress in the status component while the child process works.
+    expect(job.locator(".progress-text, .progress-level, .eta-bar").first).to_be_attached(timeout=JOB_TIMEOUT_MS)
+
+    chat_tab(page).click()
+    expect(ask(page, BANKS)).to_contain_text("ICBC")
+    during = read_state(app.index)
+    assert during is not None and during.generation == before.generation, "the rebuild finished before the answer"
+
+    documents_tab(page).click()
+    expect(job).to_contain_text("Rebuilt", timeout=JOB_TIMEOUT_MS)
+    after = read_state(app.index)
+    assert after is not None and after.generation != before.generation
+    rows = page.locator("#documents tbody tr")
+    expect(rows.first).to_be_visible()
+    expect(page.locator("#status")).to_contain_text(f"{rows.count()} documents")
+    chat_tab(page).click()
+    expect(ask(page, BANKS)).to_contain_text("ICBC")  # and from the new generation too
+
+
+def test_remove_takes_a_document_out_of_the_index(app: RunningApp, page: Page, tmp_path: Path) -> None:
+    open_chat(page, app.url)
+    listing = page.locator("#documents")
+    documents_tab(page).click()
+    expect(listing).to_contain_text(SEED_FILE.name)
+    if "harbour.txt" not in listing.inner_text():  # run on its own: upload the document first
+        harbour = tmp_path / "harbour.txt"
+        harbour.write_text(HARBOUR_TEXT, encoding="utf-8")
+        upload(page, [harbour])
+        expect(listing).to_contain_text("harbour.txt")
+
+    choice = page.locator("#remove-choice input")
+    choice.click()
+    page.get_by_role("option", name="harbour.txt", exact=True).click()
+    expect(choice).to_have_value("harbour.txt")
+    page.locator("#remove").click()
+    job = page.locator("#job-status")
+    expect(job).to_contain_text("Removed harbour.txt", timeout=JOB_TIMEOUT_MS)
+    expect(job).to_contain_text("1 removed", timeout=JOB_TIMEOUT_MS)
+    expect(listing).not_to_contain_text("harbour.txt")
+    expect(listing).to_contain_text(SEED_FILE.name)
+
+    assert not (app.docs / "harbour.txt").exists()
+    kept = list((app.docs / ".removed").glob("*-harbour.txt"))
+    assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == HARBOUR_TEXT
+
+    chat_tab(page).click()
+    ask(page, "Who did the harbour ferry company name as captain?")
+    expect(page.locator("#sources")).not_to_contain_text("harbour.txt")
+
+
+# --- login ------------------------------------------------------------------------------------
+
+
+def log_in(page: Page, url: str, user: str, password: str) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    page.get_by_label("username").fill(user)
+    page.get_by_label("password").fill(password)
+    page.get_by_role("button", name="Login").click()
+
+
+def trigger(url: str, user: str, password: str, elem_id: str, data: list[Any]) -> dict[str, Any]:
+    """Fire the click handler of the button `elem_id` the way the page does (queue/join), logged
+    in as `user`, whatever the page shows that user; the queue's final message."""
+    with httpx.Client(base_url=url, trust_env=False, timeout=60) as http:
+        login = http.post("login", data={"username": user, "password": password})
+        assert login.status_code == 200, login.text
+        config = http.get("config").json()
+        button = next(c["id"] for c in config["components"] if c.get("props", {}).get("elem_id") == elem_id)
+        event = next(d["id"] for d in config["dependencies"] if [button, "click"] in [list(t) for t in d["targets"]])
+        session = uuid.uuid4().hex
+        body = {"data": data, "fn_index": event, "session_hash": session, "event_data": None, "trigger_id": button}
+        joined = http.post("gradio_api/queue/join", json=body)
+        assert joined.status_code == 200, joined.text
+        with http.stream("GET", "gradio_api/queue/data", params={"session_hash": session}) as stream:
+            for line in stream.iter_lines():
+                if line.startswith("data:"):
+                    message = json.loads(line.removeprefix("data:"))
+                    if message.get("msg") == "process_completed":
+                        return dict(message)
+    raise AssertionError(f"no result for {elem_id}")
+
+
+def test_login_refuses_a_wrong_password_and_lets_a_user_ask(auth_app: RunningApp, page: Page) -> None:
+    page.goto(auth_app.url, wait_until="domcontentloaded")
+    expect(page.locator("input[type=password]")).to_be_visible()
+    expect(page.locator("#question")).to_have_count(0)
+
+    log_in(page, auth_app.url, "bob", "not-his-password")
+    expect(page.get_by_text("Incorrect Credentials")).to_be_visible()
+    expect(page.locator("#question")).to_have_count(0)
+
+    log_in(page, auth_app.url, "bob", "builder")
+    page.wait_for_selector("#question textarea")
+    expect(chat_tab(page)).to_be_visible()
+    expect(ask(page, BANKS)).to_contain_text("ICBC")
+    expect(page.locator("#sources #src-1-1")).to_be_visible()
+
+
+def test_admin_sees_the_documents_tab(auth_app: RunningApp, page: Page) -> None:
+    log_in(page, auth_app.url, "alice", "wonderland")
+    page.wait_for_selector("#question textarea")
+    documents_tab(page).click()
+    expect(page.locator("#rebuild")).to_be_visible()
+    expect(page.locator("#add-documents")).to_be_visible()
+    expect(page.locator("#documents")).to_contain_text(SEED_FILE.name)
+
+
+def test_non_admin_does_not_see_the_documents_tab(auth_app: RunningApp, page: Page) -> None:
+    log_in(page, auth_app.url, "bob", "builder")
+    page.wait_for_selector("#question textarea")
+    expect(ask(page, BANKS)).to_contain_text("ICBC")  # the page has loaded and refreshed by now
+    expect(documents_tab(page)).to_be_hidden(timeout=5_000)
+
+
+def test_server_refuses_document_changes_from_a_non_admin(auth_app: RunningApp) -> None:
+    before = read_state(auth_app.index)
+    for elem_id, data in (("add-documents", [None]), ("rebuild", []), ("remove", [None])):
+        result = trigger(auth_app.url, "bob", "builder", elem_id, data)
+        assert result["success"] is False, result
+        assert result["output"]["error"] == "Only administrators can change the documents.", result
+    assert (auth_app.docs / SEED_FILE.name).exists()
+    after = read_state(auth_app.index)
+    assert before is not None and after is not None and after.generation == before.generation
+    # An admin gets past the check (and on to the next one: no document chosen).
+    result = trigger(auth_app.url, "alice", "wonderland", "remove", [None])
+    assert result["success"] is False and result["output"]["error"] == "Choose a document to remove.", result
+
+
+def test_api_requires_login(auth_app: RunningApp) -> None:
+    with httpx.Client(base_url=auth_app.url, trust_env=False, timeout=30) as http:
+        for method, route in (("POST", "gradio_api/call/ask"), ("GET", "gradio_api/info"), ("GET", "config")):
+            response = http.request(method, route, json={"data": [BANKS]} if method == "POST" else None)
+            assert response.status_code == 401, f"{method} {route}: {response.status_code} {response.text}"
+
+    with pytest.raises(AuthenticationError):
+        Client(auth_app.url, verbose=False)
+    with pytest.raises(ValueError, match="Could not login"):
+        Client(auth_app.url, auth=("bob", "wrong"), verbose=False)
+
+    result = Client(auth_app.url, auth=("bob", "builder"), verbose=False).predict(BANKS, api_name="/ask")
+    assert isinstance(result, dict) and result["not_found"] is False and result["fallback"] is False
+    assert result["citations"] and all(citation["source"] == SEED_FILE.name for citation in result["citations"])
+    assert "ICBC" in result["text"]
+
+
+def test_api_offers_only_ask(auth_app: RunningApp) -> None:
+    client = Client(auth_app.url, auth=("bob", "builder"), verbose=False)
+    endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    assert set(endpoints) == {"/ask"}
