@@ -186,6 +186,16 @@ def _ask_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_cmd(args: argparse.Namespace) -> int:
+    from .check import check, format_report
+    from .config import load_settings
+
+    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url)
+    report = check(settings, repair=args.repair)
+    print(format_report(report, args.json))
+    return 0 if report.consistent or report.repaired else 1
+
+
 @guarded
 def qa_main(argv: Sequence[str] | None = None) -> int:
     """python -m qa ask|ingest|search|stats"""
@@ -217,6 +227,14 @@ def qa_main(argv: Sequence[str] | None = None) -> int:
         sub.add_argument("--quiet", action="store_true")
         sub.add_argument("-v", "--verbose", action="store_true")
         sub.set_defaults(handler=handler)
+    check_cmd = commands.add_parser("check", help="find (and --repair) drift between vectors, records and BM25")
+    check_cmd.add_argument("--repair", action="store_true", help="fix what is found (takes the write lock)")
+    check_cmd.add_argument("--index", dest="index_dir")
+    check_cmd.add_argument("--chroma-url")
+    check_cmd.add_argument("--json", action="store_true")
+    check_cmd.add_argument("--quiet", action="store_true")
+    check_cmd.add_argument("-v", "--verbose", action="store_true")
+    check_cmd.set_defaults(handler=_check_cmd)
     args = parser.parse_args(argv)
     setup_logging(args.quiet, args.verbose)
     return int(args.handler(args))

@@ -181,6 +181,16 @@ class SQLiteRecordManager(RecordManager):
     ) -> list[str]:
         return self.list_keys(before=before, after=after, group_ids=group_ids, limit=limit)
 
+    def groups_of(self, keys: Sequence[str]) -> set[str]:
+        """The group ids (files) that own these keys."""
+        found: set[str] = set()
+        for start in range(0, len(keys), 500):
+            part = list(keys[start : start + 500])
+            marks = ",".join("?" * len(part))
+            rows = self._conn.execute(f"SELECT group_id FROM records WHERE key IN ({marks})", part)
+            found.update(row[0] for row in rows if row[0])
+        return found
+
     def delete_keys(self, keys: Sequence[str]) -> None:
         with self._tx() as conn:
             conn.executemany("DELETE FROM records WHERE key = ?", [(key,) for key in keys])
