@@ -96,10 +96,11 @@ def sweep(engine: Engine, queries: list[dict]) -> None:
         )
         cached.append((query, retrieval, found))
     grid = {
-        "lexical": [0.2, 0.5],
-        "answer_type": [0.0, 0.1, 0.2, 0.3],
-        "rank_penalty": [0.08, 0.15],
-        "sentences": [3, 4, 5],
+        "lexical": [0.5],
+        "answer_type": [0.1],
+        "rank_penalty": [0.15],
+        "sentences": [5],
+        "min_ratio": [0.0, 0.3, 0.4, 0.5, 0.6, 0.7],
     }
     for combo in itertools.product(*grid.values()):
         weights = ExtractiveWeights(**dict(zip(grid, combo, strict=True)))

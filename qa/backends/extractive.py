@@ -54,13 +54,16 @@ class Pick:
 @dataclass(frozen=True)
 class ExtractiveWeights:
     """Chosen on rtqa-dev corpus_small by benchmarks/calibrate.py --sweep (benchmarks/README.md):
-    5 sentences contain the answer for 0.351 of the questions, 4 for 0.335, 3 for 0.326."""
+    5 sentences contain the answer for 0.351 of the questions, 4 for 0.335, 3 for 0.326; leaving
+    out sentences under 0.3 of the best one's score costs nothing there and drops padding from
+    unrelated passages when only one passage is relevant."""
 
     lexical: float = 0.5
     answer_type: float = 0.1
     rank_penalty: float = 0.15
     sentences: int = 5
     passages: int = 4
+    min_ratio: float = 0.3  # a sentence scoring below this share of the best one is left out
 
 
 def _answer_type_bonus(question: str, sentence: str, question_words: set[str]) -> float:
@@ -147,9 +150,10 @@ def choose(found: Sequence[Candidate], weights: ExtractiveWeights) -> list[Pick]
     """The best `weights.sentences` candidates, near-repeats skipped, in answer order: the best
     sentence first, then the others grouped by passage (best passage first), in reading order."""
     ranked = sorted(found, key=lambda candidate: candidate.score(weights), reverse=True)
+    floor = ranked[0].score(weights) * weights.min_ratio if ranked else 0.0
     chosen: list[Candidate] = []
     for candidate in ranked:
-        if len(chosen) >= weights.sentences:
+        if len(chosen) >= weights.sentences or candidate.score(weights) < floor:
             break
         if any(_similar(candidate, seen) for seen in chosen):
             continue
