@@ -104,10 +104,11 @@ def build_snapshot(index_dir: Path, name: str, records: SQLiteRecordManager) -> 
     keys: list[str] = []
     sources: list[str] = []
     corpus: list[list[str]] = []
+    pool: dict[str, str] = {}  # one string object per distinct term: halves the build's memory at 100k chunks
     for key, source, joined in records.iter_terms():
         keys.append(key)
         sources.append(source)
-        corpus.append(joined.split() or ["\u2400"])  # bm25s needs a token per document
+        corpus.append([pool.setdefault(term, term) for term in joined.split()] or ["\u2400"])  # one token at least
     final = index_dir / SNAPSHOT_DIR / name
     tmp = index_dir / SNAPSHOT_DIR / f".{name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)

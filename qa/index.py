@@ -237,7 +237,8 @@ class IndexWriter:
         self.vector_store: Any = None
         self.known_roots: list[str] = []
         self.previous_count = 0
-        self._bm25_built_at = float("-inf")
+        self._bm25_built_at = time.monotonic()  # the live keyword index is current when a run starts
+        self._bm25_build_s = 0.0
 
     def __enter__(self) -> IndexWriter:
         try:
@@ -388,12 +389,16 @@ class IndexWriter:
         assert self.state is not None and self.records is not None
         version = self.state.version + 1
         bm25 = self.state.bm25
-        due = final or time.monotonic() - self._bm25_built_at >= BM25_REFRESH_S
+        # Mid-run rebuilds wait at least BM25_REFRESH_S, and ten times the last build's cost, so
+        # a long ingest into a large index does not spend its time rebuilding keyword indexes.
+        wait = max(BM25_REFRESH_S, 10 * self._bm25_build_s)
+        due = final or time.monotonic() - self._bm25_built_at >= wait
         if (self.vector_store.terms_changed and due) or not bm25:
             bm25 = f"{self.state.generation}-v{version}"
             started = time.perf_counter()
             size = build_snapshot(self.index_dir, bm25, self.records)
-            log.info("keyword index of %d chunks built in %.2f s", size, time.perf_counter() - started)
+            self._bm25_build_s = time.perf_counter() - started
+            log.info("keyword index of %d chunks built in %.2f s", size, self._bm25_build_s)
             self.vector_store.terms_changed = False
             self._bm25_built_at = time.monotonic()
         self.state = replace(self.state, updated=_now(), version=version, bm25=bm25)

@@ -34,6 +34,7 @@ from .records import FileRecord, SQLiteRecordManager
 from .types import IngestReport, Skipped
 
 log = logging.getLogger(__name__)
+COMMIT_EVERY_S = 5.0  # during a long incremental run, new chunks become visible to readers this often
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,7 @@ class _Run:
         self.on_progress: Callable[[Progress], None] | None = None
         self.files_done = 0
         self.files_total = 0
+        self.committed_at = time.monotonic()
 
     def report_progress(self) -> None:
         if self.on_progress is not None:
@@ -178,8 +180,9 @@ class _Run:
         if self.pending_chunks >= self.settings.index_batch_size:
             self.flush()
 
-    def flush(self) -> None:
-        """Embed and write the pending files' chunks, then record the files as done."""
+    def flush(self, final: bool = False) -> None:
+        """Embed and write the pending files' chunks, then record the files as done. `final`: the
+        run's commit follows at once, so none is made here."""
         if not self.pending:
             return
         documents = [doc for item in self.pending for doc in item.documents]
@@ -209,8 +212,11 @@ class _Run:
         log.info("indexed batch: %d chunks from %d files", len(documents), len(self.pending))
         self.pending.clear()
         self.pending_chunks = 0
-        if not self.writer.fresh:
-            self.writer.commit(final=False)  # other processes' readers pick the new chunks up now
+        if not self.writer.fresh and not final and time.monotonic() - self.committed_at >= COMMIT_EVERY_S:
+            # Other processes' readers pick the new chunks up now; not after every batch, since
+            # each commit makes them reopen the store.
+            self.writer.commit(final=False)
+            self.committed_at = time.monotonic()
 
     def remove_missing(self, root: Path, seen: set[str]) -> None:
         """Files recorded under `root` that are gone from disk leave the index."""
@@ -264,7 +270,7 @@ def ingest(
                 file_bar.update(1)
                 run.files_done += 1
                 run.report_progress()
-            run.flush()
+            run.flush(final=True)
         for root in found.roots:
             run.remove_missing(root, seen)
         run.report.chunks_total = writer.count()
