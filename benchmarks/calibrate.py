@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT))
 from qa.answering import Engine  # noqa: E402
 from qa.backends.extractive import ExtractiveWeights, candidates, choose, compose  # noqa: E402
 from qa.config import load_settings  # noqa: E402
-from qa.evaluate import _date, contains_answer, load_eval, write_documents  # noqa: E402
+from qa.evaluate import contains_answer, load_eval, parse_date, write_documents  # noqa: E402
 from qa.ingestion import ingest  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval" / "rtqa-dev"
@@ -67,8 +67,8 @@ def main() -> None:
         return
     rows = {}
     for name, eng, questions in (
-        ("rtqa on rtqa", engine, [(q["query"], _date(q.get("date"))) for q in queries]),
-        ("rtqa-with-gold on rtqa", engine, [(q["query"], _date(q.get("date"))) for q in queries if q["gold_doc_ids"]]),
+        ("rtqa on rtqa", engine, [(q["query"], parse_date(q.get("date"))) for q in queries]),
+        ("rtqa-with-gold on rtqa", engine, [(q["query"], parse_date(q.get("date"))) for q in queries if q["gold_doc_ids"]]),
         ("off-topic on rtqa", engine, [(q, None) for q in offtopic()]),
         ("off-topic on seeds", seed_engine, [(q, None) for q in offtopic()]),
         ("rtqa on seeds", seed_engine, [(q["query"], None) for q in queries]),
@@ -87,7 +87,7 @@ def sweep(engine: Engine, queries: list[dict]) -> None:
     """Answer containment of the extractive answer over a grid of its weights."""
     cached = []
     for query in queries:
-        retrieval = engine.retriever.search(query["query"], as_of=_date(query.get("date")))
+        retrieval = engine.retriever.search(query["query"], as_of=parse_date(query.get("date")))
         if engine.relevance(retrieval).score < engine.settings.min_relevance:
             cached.append((query, retrieval, []))
             continue

@@ -186,13 +186,9 @@ def load_queries() -> list[dict[str, Any]]:
 
 
 def as_of(query: dict[str, Any]) -> Any:
-    text = query.get("date") or ""
-    for pattern in ("%Y/%m/%d", "%Y-%m-%d"):
-        try:
-            return datetime.strptime(text[:10], pattern).date()
-        except ValueError:
-            continue
-    return None
+    from qa.evaluate import parse_date
+
+    return parse_date(query.get("date"))
 
 
 # --- step 1: real ingests --------------------------------------------------------------------

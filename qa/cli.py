@@ -196,6 +196,15 @@ def _check_cmd(args: argparse.Namespace) -> int:
     return 0 if report.consistent or report.repaired else 1
 
 
+def _index_options(command: argparse.ArgumentParser) -> None:
+    """The options every reading command shares."""
+    command.add_argument("--index", dest="index_dir", help="index folder (QA_INDEX_DIR)")
+    command.add_argument("--chroma-url", help="Chroma server (QA_CHROMA_URL)")
+    command.add_argument("--json", action="store_true", help="print one JSON object")
+    command.add_argument("--quiet", action="store_true")
+    command.add_argument("-v", "--verbose", action="store_true")
+
+
 @guarded
 def qa_main(argv: Sequence[str] | None = None) -> int:
     """python -m qa ask|ingest|search|stats"""
@@ -210,30 +219,18 @@ def qa_main(argv: Sequence[str] | None = None) -> int:
     ask.add_argument("--k", "-k", type=int, help="passages to answer from (QA_TOP_K, default 4)")
     ask.add_argument("--source", action="append", help="only passages of this file (as ingested); repeatable")
     ask.add_argument("--as-of", help="the date the question is asked on, for 'this week' (default today)")
-    ask.add_argument("--index", dest="index_dir")
-    ask.add_argument("--chroma-url")
-    ask.add_argument("--json", action="store_true", help="print the Answer as one JSON object")
-    ask.add_argument("--quiet", action="store_true")
-    ask.add_argument("-v", "--verbose", action="store_true")
+    _index_options(ask)
     ask.set_defaults(handler=_ask_cmd)
     for name, handler, text in (("search", _search_cmd, "nearest passages"), ("stats", _stats_cmd, "index facts")):
         sub = commands.add_parser(name, help=text)
         if name == "search":
             sub.add_argument("query")
             sub.add_argument("-k", type=int, default=4)
-        sub.add_argument("--index", dest="index_dir")
-        sub.add_argument("--chroma-url")
-        sub.add_argument("--json", action="store_true")
-        sub.add_argument("--quiet", action="store_true")
-        sub.add_argument("-v", "--verbose", action="store_true")
+        _index_options(sub)
         sub.set_defaults(handler=handler)
     check_cmd = commands.add_parser("check", help="find (and --repair) drift between vectors, records and BM25")
     check_cmd.add_argument("--repair", action="store_true", help="fix what is found (takes the write lock)")
-    check_cmd.add_argument("--index", dest="index_dir")
-    check_cmd.add_argument("--chroma-url")
-    check_cmd.add_argument("--json", action="store_true")
-    check_cmd.add_argument("--quiet", action="store_true")
-    check_cmd.add_argument("-v", "--verbose", action="store_true")
+    _index_options(check_cmd)
     check_cmd.set_defaults(handler=_check_cmd)
     args = parser.parse_args(argv)
     setup_logging(args.quiet, args.verbose)

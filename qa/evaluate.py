@@ -63,7 +63,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _date(text: str | None) -> date | None:
+def parse_date(text: str | None) -> date | None:
+    """An eval date ("2022/06/16" or "2022-06-16"), or None."""
     if not text:
         return None
     for pattern in ("%Y/%m/%d", "%Y-%m-%d"):
@@ -94,7 +95,7 @@ def write_documents(documents: Sequence[dict[str, Any]], folder: Path) -> None:
     for document in documents:
         path = folder / f"{document['id']}.txt"
         path.write_text(f"{document.get('title', '')}\n\n{document.get('text', '')}", encoding="utf-8")
-        published = _date(document.get("date"))
+        published = parse_date(document.get("date"))
         if published is not None:
             stamp = datetime(published.year, published.month, published.day, 12, tzinfo=UTC).timestamp()
             os.utime(path, (stamp, stamp))
@@ -174,7 +175,7 @@ def evaluate_ours(
     engine.answer("warm-up question", backend=backend)  # model and index load are not query latency
     scores = Scores()
     for query in queries:
-        as_of = _date(query.get("date"))
+        as_of = parse_date(query.get("date"))
         ask_started = time.perf_counter()
         answer = engine.answer(query["query"], backend=backend, as_of=as_of)
         latency = (time.perf_counter() - ask_started) * 1000

@@ -69,8 +69,7 @@ def overview(engine: Engine) -> Overview:
     return Overview(documents, chunks, state)
 
 
-def status_line(engine: Engine) -> str:
-    view = overview(engine)
+def status_line(view: Overview, backend: str) -> str:
     if view.state is None:
         return "No index yet."
     updated = view.state.updated
@@ -78,15 +77,13 @@ def status_line(engine: Engine) -> str:
         updated = datetime.fromisoformat(updated).astimezone().strftime("%Y-%m-%d %H:%M")
     except ValueError:
         pass
-    backend = engine.settings.backend
     return (
         f"**{len(view.documents)}** document{'' if len(view.documents) == 1 else 's'} · **{view.chunks}** chunks · model `{view.state.embedding_model}` · "
         f"backend `{backend}` · updated {updated}"
     )
 
 
-def documents_html(engine: Engine) -> str:
-    view = overview(engine)
+def documents_html(view: Overview) -> str:
     if not view.documents:
         return "<p>No documents indexed.</p>"
     rows = "".join(
@@ -96,10 +93,10 @@ def documents_html(engine: Engine) -> str:
     return f"<table><thead><tr><th>document</th><th>chunks</th><th>size</th></tr></thead><tbody>{rows}</tbody></table>"
 
 
-def example_questions(engine: Engine) -> list[dict[str, str]]:
+def example_questions(view: Overview) -> list[dict[str, str]]:
     """A few starting questions about what is indexed (from document titles)."""
     examples = []
-    for record in overview(engine).documents[:20]:
+    for record in view.documents[:20]:
         try:
             first = Path(record.source_id).read_text(encoding="utf-8", errors="replace").strip().splitlines()
         except OSError:
@@ -243,11 +240,11 @@ class App:
 
     def refresh(self, request: gr.Request) -> tuple[Any, ...]:
         admin = self.is_admin(request)
-        choices = [doc.source for doc in overview(self.engine).documents]
+        view = overview(self.engine)
         return (
-            status_line(self.engine),
-            documents_html(self.engine),
-            gr.update(choices=choices, value=None),
+            status_line(view, self.settings.backend),
+            documents_html(view),
+            gr.update(choices=[doc.source for doc in view.documents], value=None),
             gr.update(visible=admin),
         )
 
@@ -255,9 +252,10 @@ class App:
 def build(settings: Settings, engine: Engine | None = None) -> tuple[gr.Blocks, App]:
     app = App(settings, engine)
     accepted = [f".{ext.lstrip('.')}" for ext in SUPPORTED]
+    view = overview(app.engine)
     with gr.Blocks(title="Ask your documents") as demo:
         gr.Markdown("## Ask your documents")
-        status = gr.Markdown(status_line(app.engine), elem_id="status")
+        status = gr.Markdown(status_line(view, settings.backend), elem_id="status")
         turns = gr.State([])
         with gr.Tab("Chat"):
             with gr.Row():
@@ -265,7 +263,7 @@ def build(settings: Settings, engine: Engine | None = None) -> tuple[gr.Blocks, 
                     chat = gr.Chatbot(
                         elem_id="chat",
                         height=520,
-                        examples=example_questions(app.engine) or None,
+                        examples=example_questions(view) or None,
                         placeholder="Ask a question about the documents. Answers cite their sources as [n].",
                         sanitize_html=True,
                         buttons=["copy"],
@@ -291,7 +289,7 @@ def build(settings: Settings, engine: Engine | None = None) -> tuple[gr.Blocks, 
                 remove = gr.Button("Remove from index", elem_id="remove", variant="stop")
             rebuild = gr.Button("Rebuild index", elem_id="rebuild")
             job = gr.Markdown(elem_id="job-status")
-            documents = gr.HTML(documents_html(app.engine), elem_id="documents")
+            documents = gr.HTML(documents_html(view), elem_id="documents")
 
         chat_outputs = [chat, question, sources, turns]
         ask_options = {"concurrency_limit": settings.answer_concurrency, "concurrency_id": "answers"}

@@ -1,4 +1,5 @@
-"""Answer backends: one module each, chosen by `settings.backend` (see `get_backend`)."""
+"""Answer backends: the LLM ones (one module each, chosen by `settings.backend`, built by
+`get_backend`) and the extractive sentence picker, which answering.py calls directly."""
 
 from __future__ import annotations
 
@@ -10,10 +11,6 @@ from .base import Backend, GenerationRequest
 def get_backend(settings: Settings, name: str | None = None) -> Backend:
     """The backend named by `name` or settings.backend; each imports its client lazily."""
     match name or settings.backend:
-        case "extractive":
-            from .extractive import ExtractiveBackend
-
-            return ExtractiveBackend(settings)
         case "openai":
             from .openai_backend import OpenAIBackend
 

@@ -11,17 +11,15 @@ penalty for coming from a lower-ranked passage. Weights were tuned on rtqa-dev
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..bm25 import terms
-from ..config import Settings
 from ..embeddings import SentenceEmbeddings
 from ..sentences import sentence_spans
 from ..types import Passage
-from .base import GenerationRequest
 
 _NUMBER = re.compile(r"\d")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]+")
@@ -188,26 +186,3 @@ def compose(picks: Sequence[Pick], passages: Sequence[Passage]) -> str:
             sentence += "."
         parts.append(f"{sentence} [{pick.passage + 1}]")
     return " ".join(parts)
-
-
-class ExtractiveBackend:
-    """Backend protocol over `pick_sentences`; answering.py calls `pick_sentences` directly to
-    reuse the query vector and keyword statistics it already has."""
-
-    name = "extractive"
-
-    def __init__(self, settings: Settings, embeddings: SentenceEmbeddings | None = None) -> None:
-        self.settings = settings
-        self.embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
-
-    def stream(self, request: GenerationRequest) -> Iterator[str]:
-        vector = np.asarray(self.embeddings.embed_query(request.question), dtype=np.float32)
-        picks = pick_sentences(
-            request.question, vector, request.passages, self.embeddings, lambda words: dict.fromkeys(words, 1.0)
-        )
-        yield compose(picks, request.passages)
-
-    def condense(self, question: str, history: Sequence[dict[str, str]]) -> str:
-        from ..prompting import heuristic_condense
-
-        return heuristic_condense(question, history)
