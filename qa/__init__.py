@@ -17,6 +17,7 @@ from .errors import (
 from .index import IndexReader, read_state
 from .ingestion import ingest
 from .retrieval import Retriever
+from .retriever import QARetriever, chain
 from .types import Answer, Citation, IngestReport, Passage, Skipped
 
 __all__ = [
@@ -34,10 +35,12 @@ __all__ = [
     "IngestReport",
     "Passage",
     "QAError",
+    "QARetriever",
     "Retriever",
     "Settings",
     "Skipped",
     "answer",
+    "chain",
     "ingest",
     "load_settings",
     "read_state",
