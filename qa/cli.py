@@ -196,18 +196,29 @@ def _check_cmd(args: argparse.Namespace) -> int:
     return 0 if report.consistent or report.repaired else 1
 
 
-def _index_options(command: argparse.ArgumentParser) -> None:
+def _serve_cmd(args: argparse.Namespace) -> int:
+    from .api import serve
+    from .config import load_settings
+
+    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url, backend=args.backend)
+    level = "error" if args.quiet else "debug" if args.verbose else "info"
+    serve(settings, host=args.host, port=args.port, log_level=level)
+    return 0
+
+
+def _index_options(command: argparse.ArgumentParser, json_output: bool = True) -> None:
     """The options every reading command shares."""
     command.add_argument("--index", dest="index_dir", help="index folder (QA_INDEX_DIR)")
     command.add_argument("--chroma-url", help="Chroma server (QA_CHROMA_URL)")
-    command.add_argument("--json", action="store_true", help="print one JSON object")
+    if json_output:
+        command.add_argument("--json", action="store_true", help="print one JSON object")
     command.add_argument("--quiet", action="store_true")
     command.add_argument("-v", "--verbose", action="store_true")
 
 
 @guarded
 def qa_main(argv: Sequence[str] | None = None) -> int:
-    """python -m qa ask|ingest|search|stats"""
+    """python -m qa ask|ingest|search|stats|check|serve"""
     quiet_third_parties()
     parser = argparse.ArgumentParser(prog="python -m qa")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -232,6 +243,12 @@ def qa_main(argv: Sequence[str] | None = None) -> int:
     check_cmd.add_argument("--repair", action="store_true", help="fix what is found (takes the write lock)")
     _index_options(check_cmd)
     check_cmd.set_defaults(handler=_check_cmd)
+    serve_cmd = commands.add_parser("serve", help="OpenAI-compatible chat API (/v1/chat/completions) with citations")
+    serve_cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    serve_cmd.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    serve_cmd.add_argument("--backend", help="extractive (default), openai or ollama (QA_BACKEND)")
+    _index_options(serve_cmd, json_output=False)
+    serve_cmd.set_defaults(handler=_serve_cmd)
     args = parser.parse_args(argv)
     setup_logging(args.quiet, args.verbose)
     return int(args.handler(args))

@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     max_upload_mb: float = Field(50.0, gt=0, description="Largest file the app accepts for upload.")
     answer_concurrency: int = Field(4, ge=1, description="Answers computed at once; more wait in the queue.")
 
+    # The OpenAI-compatible API (python -m qa serve)
+    api_key: SecretStr | None = Field(
+        None, description="Bearer token every API request must carry (Authorization: Bearer KEY); unset = none."
+    )
+
     @field_validator("chunk_overlap")
     @classmethod
     def _overlap_below_size(cls, value: int, info: Any) -> int:
