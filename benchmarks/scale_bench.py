@@ -775,7 +775,7 @@ def step_bulk(results: dict[str, Any]) -> None:
     """An incremental ingest of a whole folder (the 10k documents again, under another folder, so
     every chunk is new) into a copy of the 100k index, against the same folder into a fresh index:
     the extra is what keeping BM25 current costs (a rebuild at the first batch, then at most every
-    BM25_REFRESH_S seconds, then at the end)."""
+    QA_PUBLISH_EVERY_S seconds, then at the end)."""
     source, index_dir, folder = WORK / "index-100k", WORK / "index-100k-bulk", WORK / "docs-bulk"
     if not (source / "index.json").exists():
         raise SystemExit(f"{source} is missing: run the grow step first")

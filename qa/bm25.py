@@ -74,8 +74,9 @@ def chunk_terms(document: Document) -> str:
 
 
 class TermTrackingChroma(Chroma):
-    """Chroma that records each chunk's terms when its vector is written or deleted, so the record
-    file always knows what keyword search must cover (LangChain's indexing API calls these two)."""
+    """Chroma that records each chunk's terms when its vector is written (LangChain's indexing API
+    calls `add_documents`), and only notes a deletion until the run is published (`delete`; see
+    `purge`), so readers never see a file half replaced."""
 
     def __init__(self, *args: Any, records: SQLiteRecordManager, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -83,6 +84,7 @@ class TermTrackingChroma(Chroma):
         self.terms_changed = False
 
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        self._records.mark_writing()  # before the vectors: a crash right after them is rolled back
         ids = super().add_documents(documents, **kwargs)
         self._records.put_terms(
             [(key, str(doc.metadata.get("source", "")), chunk_terms(doc)) for key, doc in zip(ids, documents, strict=True)]
@@ -91,10 +93,14 @@ class TermTrackingChroma(Chroma):
         return ids
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> None:
-        super().delete(ids=ids, **kwargs)
         if ids:
-            self._records.delete_terms(ids)
+            self._records.delete_keys(ids)
             self.terms_changed = True
+
+    def purge(self, ids: Sequence[str]) -> None:
+        """Really delete these vectors (after the commit that stopped readers from using them)."""
+        for start in range(0, len(ids), 5000):
+            super().delete(ids=list(ids[start : start + 5000]))
 
 
 def build_snapshot(index_dir: Path, name: str, records: SQLiteRecordManager) -> int:
@@ -145,6 +151,15 @@ class KeywordIndex:
         self.sources: list[str] = listing["sources"]
         self._bm25 = bm25s.BM25.load(str(path), mmap=True, show_progress=False) if self.keys else None
         self._masks: dict[tuple[str, ...], np.ndarray] = {}
+        self._key_set: frozenset[str] | None = None
+
+    @property
+    def key_set(self) -> frozenset[str]:
+        """The chunks published with this snapshot: the only ones a reader may return (the vector
+        store may also hold a running ingest's unpublished chunks)."""
+        if self._key_set is None:
+            self._key_set = frozenset(self.keys)
+        return self._key_set
 
     def __len__(self) -> int:
         return len(self.keys)

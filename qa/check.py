@@ -20,7 +20,7 @@ from .bm25 import SNAPSHOT_DIR, chunk_terms
 from .config import Settings
 from .embeddings import SentenceEmbeddings
 from .errors import IndexMissing
-from .index import IndexWriter, read_state, store_errors
+from .index import IndexWriter, all_ids, read_state, store_errors
 
 log = logging.getLogger(__name__)
 
@@ -72,17 +72,6 @@ class CheckReport:
         )
 
 
-def _vector_ids(collection: object) -> set[str]:
-    ids: set[str] = set()
-    offset, page = 0, 5000
-    while True:
-        batch = collection.get(include=[], limit=page, offset=offset)  # type: ignore[attr-defined]
-        if not batch["ids"]:
-            return ids
-        ids.update(batch["ids"])
-        offset += len(batch["ids"])
-
-
 def check(settings: Settings, repair: bool = False, embeddings: SentenceEmbeddings | None = None) -> CheckReport:
     """Compare Chroma, the record manager and the keyword index of the live generation."""
     if read_state(settings.index_dir) is None:
@@ -92,7 +81,7 @@ def check(settings: Settings, repair: bool = False, embeddings: SentenceEmbeddin
     with store_errors("checking the index"), IndexWriter(settings, embeddings) as writer:
         assert writer.records is not None and writer.state is not None
         records = writer.records
-        vectors = _vector_ids(writer.collection)
+        vectors = all_ids(writer.collection)
         recorded = set(records.list_keys())
         term_keys = {key for key, _, _ in records.iter_terms()}
         report.vectors, report.records, report.terms = len(vectors), len(recorded), len(term_keys)

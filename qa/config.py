@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(50.0, gt=0, description="Larger files are skipped.")
     index_batch_size: int = Field(256, ge=1, description="Chunks written to the index per batch.")
     lock_timeout_s: float = Field(600.0, ge=0, description="How long a writer waits for another.")
+    publish_every_s: float = Field(
+        30.0, ge=0, description="During a long incremental ingest, publish finished files at most this often."
+    )
 
     # Retrieval (defaults chosen on rtqa-dev, see benchmarks/README.md)
     retrieval: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="How passages are found.")

@@ -12,6 +12,13 @@ Layout of `index_dir`:
 A rebuild (and the very first ingest) writes a new generation beside the live one and switches
 by atomically replacing index.json, so a crash at any moment leaves the previous index answering.
 Leftovers of a crashed run are removed by the next writer.
+
+An incremental run writes into the live generation, but publishes like a rebuild: readers only
+return chunks listed in the keyword snapshot the pointer names, and the deletions of a run (a
+changed file's old chunks, a removed file) are journaled and carried out only after the commit
+that publishes it. So at every moment, crash or not, each file is seen wholly in its old version
+or wholly in its new one. A run that dies is rolled back by the next writer (its unpublished
+chunks deleted, its files read again), or rolled forward if it died just after its commit.
 """
 
 from __future__ import annotations
@@ -51,7 +58,6 @@ log = logging.getLogger(__name__)
 POINTER = "index.json"
 FORMAT = 1
 _COLLECTION_PREFIX = "qa-"
-BM25_REFRESH_S = 30.0
 
 
 # What the store's layers raise when the disk, the database or the server fails.
@@ -121,6 +127,29 @@ def write_state(index_dir: Path, state: IndexState) -> None:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def published_keys(index_dir: Path, state: IndexState) -> set[str] | None:
+    """The chunks the pointer's keyword snapshot lists (None when it names none)."""
+    if not state.bm25:
+        return None
+    listing = index_dir / SNAPSHOT_DIR / state.bm25 / "ids.json"
+    try:
+        return set(json.loads(listing.read_text(encoding="utf-8"))["keys"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise IndexStoreError(f"the keyword index {listing.parent} is unreadable ({exc}); run: python -m qa check --repair") from exc
+
+
+def all_ids(collection: Any) -> set[str]:
+    """Every id in a Chroma collection, a page at a time."""
+    ids: set[str] = set()
+    offset, page = 0, 5000
+    while True:
+        batch = collection.get(include=[], limit=page, offset=offset)
+        if not batch["ids"]:
+            return ids
+        ids.update(batch["ids"])
+        offset += len(batch["ids"])
 
 
 def index_id(index_dir: Path) -> str:
@@ -295,6 +324,8 @@ class IndexWriter:
             embedding_function=self.embeddings,
             records=self.records,
         )
+        if not self.fresh:
+            self._recover()
         if not self.fresh and not self.state.bm25:
             self._backfill_terms()
 
@@ -319,6 +350,43 @@ class IndexWriter:
             self.records.put_terms(rows)
             offset += len(batch["ids"])
         self.vector_store.terms_changed = True
+
+    def _recover(self) -> None:
+        """Finish or undo a run that ended without publishing (killed, or failed)."""
+        assert self.records is not None and self.state is not None
+        publishing = self.records.get_run_state("publishing")
+        if publishing is not None and self.state.version >= int(publishing):
+            doomed = self.records.doomed("chunk")
+            log.warning("completing an interrupted commit: deleting %d replaced chunks", len(doomed))
+            self.vector_store.purge(doomed)
+            self.records.finish(run_continues=False)
+        elif publishing is not None or self.records.get_run_state("writing") is not None:
+            self.rollback()
+
+    def rollback(self) -> None:
+        """Undo what this generation holds beyond its last commit: chunks no published snapshot
+        lists are deleted, journaled deletions are forgotten, and the files involved are read
+        again by the next run (it re-embeds nothing that is still stored)."""
+        assert self.records is not None and self.state is not None
+        live = published_keys(self.index_dir, self.state)
+        if live is None:  # an index from before keyword snapshots: nothing was held back
+            self.records.forget_journal()
+            return
+        vectors = all_ids(self.collection)
+        unpublished = (vectors | set(self.records.list_keys())) - live
+        files = self.records.groups_of(sorted(unpublished | set(self.records.doomed("chunk"))))
+        if not unpublished and not files:
+            self.records.forget_journal()
+            return
+        self.vector_store.purge(sorted(vectors - live))
+        self.records.discard(sorted(unpublished))
+        self.records.invalidate_files(sorted(files))
+        self.records.forget_journal()
+        log.warning(
+            "rolled back an unfinished ingest: %d unpublished chunks removed, %d file(s) to read again",
+            len(unpublished),
+            len(files),
+        )
 
     def _inspect_previous(self, previous: IndexState) -> None:
         """What a rebuild needs from the generation it replaces: its folders and its size."""
@@ -383,17 +451,20 @@ class IndexWriter:
     def commit(self, final: bool = True) -> IndexState:
         """Publish what was written: switch to a fresh generation, or bump the live one's version.
 
-        The keyword index is rebuilt from the recorded terms when they changed; a commit in the
-        middle of a run (`final=False`) skips that if one was built in the last
-        BM25_REFRESH_S seconds, so many small commits do not each pay a full rebuild."""
+        The keyword snapshot (which also lists the chunks readers may return) is rebuilt from the
+        recorded terms when anything changed. A commit in the middle of a run (`final=False`)
+        happens only if the last one is at least `publish_every_s` (QA_PUBLISH_EVERY_S) and ten
+        times its keyword-index build old, so a long ingest into a large index does not spend its time rebuilding."""
         assert self.state is not None and self.records is not None
+        doomed = self.records.doomed("chunk")
+        changed = self.vector_store.terms_changed or bool(doomed) or not self.state.bm25
+        if not final:
+            wait = max(self.settings.publish_every_s, 10 * self._bm25_build_s)
+            if not changed or time.monotonic() - self._bm25_built_at < wait:
+                return self.state
         version = self.state.version + 1
         bm25 = self.state.bm25
-        # Mid-run rebuilds wait at least BM25_REFRESH_S, and ten times the last build's cost, so
-        # a long ingest into a large index does not spend its time rebuilding keyword indexes.
-        wait = max(BM25_REFRESH_S, 10 * self._bm25_build_s)
-        due = final or time.monotonic() - self._bm25_built_at >= wait
-        if (self.vector_store.terms_changed and due) or not bm25:
+        if changed:
             bm25 = f"{self.state.generation}-v{version}"
             started = time.perf_counter()
             size = build_snapshot(self.index_dir, bm25, self.records)
@@ -401,8 +472,11 @@ class IndexWriter:
             log.info("keyword index of %d chunks built in %.2f s", size, self._bm25_build_s)
             self.vector_store.terms_changed = False
             self._bm25_built_at = time.monotonic()
+        self.records.set_run_state("publishing", str(version))
         self.state = replace(self.state, updated=_now(), version=version, bm25=bm25)
-        write_state(self.index_dir, self.state)
+        write_state(self.index_dir, self.state)  # the commit point
+        self.vector_store.purge(doomed)
+        self.records.finish(run_continues=not final)
         remove_snapshots(self.index_dir, keep=[bm25])
         if self.fresh:  # the new generation is live now: the old one goes
             self.fresh = False
@@ -430,10 +504,21 @@ class IndexWriter:
 
     def __exit__(self, exc_type: type[BaseException] | None, *rest: object) -> None:
         try:
-            if exc_type is not None and self.fresh and self.state is not None and self.client is not None:
-                self._drop_unpublished(self.state)
+            if exc_type is not None and self.state is not None and self.client is not None:
+                if self.fresh:
+                    self._drop_unpublished(self.state)
+                elif self.records is not None:
+                    self._rollback_quietly()
         finally:
             self._release()
+
+    def _rollback_quietly(self) -> None:
+        """A failed incremental run leaves the index as its last commit (the next writer would
+        roll back anyway; doing it now frees the space and keeps `qa check` clean)."""
+        try:
+            self.rollback()
+        except (QAError, *STORE_ERRORS) as exc:  # keep the first error; the next writer retries
+            log.warning("could not roll back the unfinished ingest now: %s", exc)
 
     def _drop_unpublished(self, state: IndexState) -> None:
         """Remove a generation that failed before it was published (never the live one)."""
@@ -491,6 +576,10 @@ class IndexReader:
         self.state = state
 
     def count(self) -> int:
+        """Published chunks (the store may also hold a running ingest's)."""
+        keywords = self.keyword_index()
+        if keywords is not None:
+            return len(keywords)
         with store_errors("reading the index"):
             self._refresh()
             return int(self._collection.count())
@@ -513,29 +602,42 @@ class IndexReader:
     def nearest(
         self, vector: Sequence[float], k: int, sources: Sequence[str] | None = None
     ) -> list[tuple[Passage, np.ndarray]]:
-        """The k chunks nearest to `vector` (optionally only from `sources`), with their vectors."""
+        """The k published chunks nearest to `vector` (optionally only from `sources`), with their
+        vectors. Chunks a running ingest has written but not published are skipped, asking
+        Chroma for more when they crowd the top."""
         where: dict[str, Any] | None = None
         if sources:
             where = {"source": sources[0]} if len(sources) == 1 else {"source": {"$in": list(sources)}}
-        result = self._read(
-            "query",
-            lambda collection: collection.query(
-                query_embeddings=[list(vector)],
-                n_results=k,
-                where=where,
-                include=["documents", "metadatas", "distances", "embeddings"],
-            ),
-        )
+        keywords = self.keyword_index()
+        published = keywords.key_set if keywords is not None else None
+        wanted = k
+        while True:
+            result = self._read(
+                "query",
+                lambda collection, n=wanted: collection.query(
+                    query_embeddings=[list(vector)],
+                    n_results=n,
+                    where=where,
+                    include=["documents", "metadatas", "distances", "embeddings"],
+                ),
+            )
+            rows = list(
+                zip(
+                    result["ids"][0],
+                    result["documents"][0],
+                    result["metadatas"][0],
+                    result["distances"][0],
+                    result["embeddings"][0],
+                    strict=True,
+                )
+            )
+            kept = [row for row in rows if published is None or row[0] in published]
+            if len(kept) >= k or len(rows) < wanted or wanted >= 10 * k + 1000:
+                break
+            wanted *= 4
         return [
             (_passage(key, text, meta, 1.0 - float(distance)), np.asarray(vec, dtype=np.float32))
-            for key, text, meta, distance, vec in zip(
-                result["ids"][0],
-                result["documents"][0],
-                result["metadatas"][0],
-                result["distances"][0],
-                result["embeddings"][0],
-                strict=True,
-            )
+            for key, text, meta, distance, vec in kept[:k]
         ]
 
     def fetch(self, keys: Sequence[str]) -> dict[str, tuple[Passage, np.ndarray]]:

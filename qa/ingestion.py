@@ -14,8 +14,10 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,7 +36,7 @@ from .records import FileRecord, SQLiteRecordManager
 from .types import IngestReport, Skipped
 
 log = logging.getLogger(__name__)
-COMMIT_EVERY_S = 5.0  # during a long incremental run, new chunks become visible to readers this often
+PREFETCH_FILES = 8  # files read and chunked ahead of the embedding loop
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,61 @@ def _documents(
     return documents, loaded.warnings
 
 
+@dataclass
+class _Prepared:
+    """What reading one file found: unchanged (`record` None), touched but the same content
+    (`documents` None), changed or new (`documents`), or a `failure` to report."""
+
+    found: FoundFile
+    record: FileRecord | None = None
+    documents: list[Document] | None = None
+    warnings: list[str] = field(default_factory=list)
+    is_new: bool = False
+    failure: str | None = None
+
+
+def _prepare(found: FoundFile, known: FileRecord | None, chunker: Chunker, model: str, max_bytes: int) -> _Prepared:
+    """Read, hash, parse and chunk one file. Touches no shared state, so it runs on the
+    prefetch thread while the main thread embeds the previous batch."""
+    try:
+        if known is not None:
+            st = found.path.stat()
+            if st.st_size == known.size and st.st_mtime_ns == known.mtime_ns:
+                return _Prepared(found)
+        data, st = _read(found, max_bytes)
+        digest = hashlib.sha256(data).hexdigest()
+        record = FileRecord(str(found.path), str(found.root), found.source, st.st_size, st.st_mtime_ns, digest, 0)
+        if known is not None and known.sha256 == digest:
+            return _Prepared(found, replace(record, chunks=known.chunks))
+        documents, warnings = _documents(found, data, st, chunker, model)
+    except IngestError as exc:
+        return _Prepared(found, failure=exc.reason)
+    except OSError as exc:
+        return _Prepared(found, failure=f"cannot read: {exc.strerror or exc}")
+    return _Prepared(found, record, documents, warnings, known is None)
+
+
+def _prefetched(
+    files: Sequence[FoundFile], known: Callable[[FoundFile], FileRecord | None], prepare: Callable[..., _Prepared]
+) -> Iterator[_Prepared]:
+    """`prepare` each file on one background thread, at most PREFETCH_FILES ahead of the consumer,
+    yielding results in order: reading and parsing overlap with embedding, and memory stays
+    bounded by the look-ahead (never the corpus)."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-prefetch") as pool:
+        window: deque[Future[_Prepared]] = deque()
+        upcoming = iter(files)
+        for found in upcoming:
+            window.append(pool.submit(prepare, found, known(found)))
+            if len(window) >= PREFETCH_FILES:
+                break
+        while window:
+            prepared = window.popleft().result()
+            following = next(upcoming, None)
+            if following is not None:
+                window.append(pool.submit(prepare, following, known(following)))
+            yield prepared
+
+
 class _Run:
     """State of one ingest run; methods are its steps."""
 
@@ -137,7 +194,6 @@ class _Run:
         self.on_progress: Callable[[Progress], None] | None = None
         self.files_done = 0
         self.files_total = 0
-        self.committed_at = time.monotonic()
 
     def report_progress(self) -> None:
         if self.on_progress is not None:
@@ -149,33 +205,24 @@ class _Run:
         log.warning("skipped %s: %s", path, reason)
         self.report.skipped.append(Skipped(path, reason))
 
-    def visit(self, found: FoundFile) -> None:
-        source_id = str(found.path)
-        known = None if self.writer.fresh else self.records.get_file(source_id)
-        try:
-            if known is not None:
-                st = found.path.stat()
-                if st.st_size == known.size and st.st_mtime_ns == known.mtime_ns:
-                    self.report.files_unchanged += 1
-                    return
-            data, st = _read(found, int(self.settings.max_file_mb * 1_000_000))
-            digest = hashlib.sha256(data).hexdigest()
-            record = FileRecord(source_id, str(found.root), found.source, st.st_size, st.st_mtime_ns, digest, 0)
-            if known is not None and known.sha256 == digest:
-                self.records.put_files([replace(record, chunks=known.chunks)])
-                self.report.files_unchanged += 1
-                return
-            documents, warnings = _documents(found, data, st, self.chunker, self.writer.embeddings.name)
-        except IngestError as exc:
-            self.skip(found.source, exc.reason)
+    def accept(self, prepared: _Prepared) -> None:
+        """Take one prepared file: count it, record it, or queue its chunks for the next batch."""
+        found = prepared.found
+        if prepared.failure is not None:
+            self.skip(found.source, prepared.failure)
             return
-        except OSError as exc:
-            self.skip(found.source, f"cannot read: {exc.strerror or exc}")
+        if prepared.record is None:  # same size and mtime as recorded
+            self.report.files_unchanged += 1
             return
-        for warning in warnings:
+        if prepared.documents is None:  # touched, same content
+            self.records.put_files([prepared.record])
+            self.report.files_unchanged += 1
+            return
+        for warning in prepared.warnings:
             log.warning("%s: %s", found.source, warning)
             self.report.warnings.append(Skipped(found.source, warning))
-        self.pending.append(_Pending(replace(record, chunks=len(documents)), documents, known is None))
+        documents = prepared.documents
+        self.pending.append(_Pending(replace(prepared.record, chunks=len(documents)), documents, prepared.is_new))
         self.pending_chunks += len(documents)
         if self.pending_chunks >= self.settings.index_batch_size:
             self.flush()
@@ -212,11 +259,10 @@ class _Run:
         log.info("indexed batch: %d chunks from %d files", len(documents), len(self.pending))
         self.pending.clear()
         self.pending_chunks = 0
-        if not self.writer.fresh and not final and time.monotonic() - self.committed_at >= COMMIT_EVERY_S:
-            # Other processes' readers pick the new chunks up now; not after every batch, since
-            # each commit makes them reopen the store.
+        if not self.writer.fresh and not final:
+            # Publishes the files done so far when a commit is due (readers see them; a crash
+            # rolls back to here); a rebuild publishes only at the end.
             self.writer.commit(final=False)
-            self.committed_at = time.monotonic()
 
     def remove_missing(self, root: Path, seen: set[str]) -> None:
         """Files recorded under `root` that are gone from disk leave the index."""
@@ -264,21 +310,29 @@ def ingest(
         run.on_progress = on_progress
         run.files_total = len(found.files)
         with file_bar, run.chunk_bar:
-            for item in found.files:
-                seen.add(str(item.path))
-                run.visit(item)
+            max_bytes = int(settings.max_file_mb * 1_000_000)
+
+            def known(item: FoundFile) -> FileRecord | None:
+                return None if writer.fresh else run.records.get_file(str(item.path))
+
+            def prepare(item: FoundFile, record: FileRecord | None) -> _Prepared:
+                return _prepare(item, record, run.chunker, writer.embeddings.name, max_bytes)
+
+            for prepared in _prefetched(found.files, known, prepare):
+                seen.add(str(prepared.found.path))
+                run.accept(prepared)
                 file_bar.update(1)
                 run.files_done += 1
                 run.report_progress()
             run.flush(final=True)
         for root in found.roots:
             run.remove_missing(root, seen)
-        run.report.chunks_total = writer.count()
-        if writer.fresh and run.report.chunks_total == 0:
+        if writer.fresh and writer.count() == 0:
             # Never publish an empty generation: a typo in a path must not wipe an index.
             where = ", ".join(str(t) for t in targets)
             kept = "; the previous index is kept" if writer.previous is not None else ""
             raise IngestError(where, f"no documents could be ingested{kept}")
         writer.commit()
+        run.report.chunks_total = writer.count()
     run.report.seconds = time.perf_counter() - started
     return run.report

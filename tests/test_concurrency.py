@@ -41,7 +41,7 @@ def test_reader_and_writer_processes(tmp_path: Path, make_settings, embeddings) 
     first = ingest([tmp_path / "first"], settings, embeddings=embeddings)
     write_articles(tmp_path / "more", 40, tag="b")
     stop = tmp_path / "stop"
-    env = {**os.environ, "QA_INDEX_BATCH_SIZE": "16"}
+    env = {**os.environ, "QA_INDEX_BATCH_SIZE": "16", "QA_PUBLISH_EVERY_S": "0"}
     reader = subprocess.Popen(
         [sys.executable, "-c", READER, str(settings.index_dir), str(stop)], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
