@@ -78,7 +78,7 @@ def check(settings: Settings, repair: bool = False, embeddings: SentenceEmbeddin
         raise IndexMissing(f"no index in {settings.index_dir}; build it with: python ingest.py [PATH ...]")
     embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
     report = CheckReport()
-    with store_errors("checking the index"), IndexWriter(settings, embeddings) as writer:
+    with store_errors("checking the index", settings.index_dir), IndexWriter(settings, embeddings) as writer:
         assert writer.records is not None and writer.state is not None
         records = writer.records
         vectors = all_ids(writer.collection)

@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import secrets
+import shutil
 import sqlite3
 import threading
 import time
@@ -64,15 +65,49 @@ _COLLECTION_PREFIX = "qa-"
 STORE_ERRORS = (ChromaError, httpx.HTTPError, sqlite3.Error, OSError)
 
 
+_DISK_FULL = ("no space left", "disk is full", "database or disk is full", "disk quota")
+_READ_ONLY = ("read-only file system", "readonly database", "permission denied", "read-only database")
+
+
+LOW_SPACE_BYTES = 64_000_000
+
+
+def _free_bytes(folder: Path | None) -> int | None:
+    try:
+        return shutil.disk_usage(folder).free if folder is not None and folder.exists() else None
+    except OSError:
+        return None
+
+
+def describe_store_error(exc: BaseException, index_dir: Path | None = None) -> str:
+    """One line a user can act on: full disk and read-only folders named as such (SQLite and
+    Chroma report them in their own words, Chroma's compactor sometimes without saying why, so
+    the free space is looked at too)."""
+    text = f"{type(exc).__name__}: {exc}"
+    number = getattr(exc, "errno", None)
+    lowered = text.lower()
+    free = _free_bytes(index_dir)
+    if (
+        number in (errno.ENOSPC, errno.EDQUOT)
+        or any(words in lowered for words in _DISK_FULL)
+        or (free is not None and free < LOW_SPACE_BYTES)
+    ):
+        left = f"{free / 1e6:.1f} MB free" if free is not None else "no space left"
+        return f"the disk holding the index is full ({left}; {text}); free some space and run again"
+    if number in (errno.EACCES, errno.EPERM, errno.EROFS) or any(words in lowered for words in _READ_ONLY):
+        return f"the index folder is not writable ({text})"
+    return text
+
+
 @contextmanager
-def store_errors(action: str) -> Iterator[None]:
+def store_errors(action: str, index_dir: Path | None = None) -> Iterator[None]:
     """Turn a storage failure into IndexStoreError, so edges show one line, not a traceback."""
     try:
         yield
     except QAError:
         raise
     except STORE_ERRORS as exc:
-        raise IndexStoreError(f"{action} failed: {type(exc).__name__}: {exc}") from exc
+        raise IndexStoreError(f"{action} failed: {describe_store_error(exc, index_dir)}") from exc
 
 
 @dataclass(frozen=True)
@@ -180,7 +215,10 @@ def open_client(settings: Settings) -> Any:
         return chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
     except (ChromaError, ValueError, OSError) as exc:
         where = settings.chroma_url or str(settings.index_dir)
-        raise IndexStoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+        reason = describe_store_error(exc, None if settings.chroma_url else settings.index_dir)
+        if reason.startswith("the index folder is not writable"):
+            reason += "; Chroma writes to its folder even to read: give write access or copy the index"
+        raise IndexStoreError(f"cannot open the Chroma store at {where}: {reason}") from exc
 
 
 def _passage(key: str, text: str | None, meta: Any, score: float) -> Passage:
@@ -544,7 +582,7 @@ class IndexReader:
         self._client: Any = None
         self._collection: Any = None
         self._keywords: KeywordIndex | None = None
-        with store_errors("opening the index"):
+        with store_errors("opening the index", settings.index_dir):
             self._refresh()
 
     def _refresh(self) -> None:
@@ -580,7 +618,7 @@ class IndexReader:
         keywords = self.keyword_index()
         if keywords is not None:
             return len(keywords)
-        with store_errors("reading the index"):
+        with store_errors("reading the index", self.settings.index_dir):
             self._refresh()
             return int(self._collection.count())
 
@@ -589,13 +627,15 @@ class IndexReader:
         pointer read and the call."""
         for attempt in (1, 2):
             with self._lock:
-                with store_errors("reading the index"):
+                with store_errors("reading the index", self.settings.index_dir):
                     self._refresh()
                 try:
                     return call(self._collection)
                 except STORE_ERRORS as exc:
                     if attempt == 2:
-                        raise IndexStoreError(f"{action} failed: {exc}") from exc
+                        raise IndexStoreError(
+                            f"{action} failed: {describe_store_error(exc, self.settings.index_dir)}"
+                        ) from exc
                     self.state = None
         raise AssertionError("unreachable")
 
@@ -658,7 +698,7 @@ class IndexReader:
         """The keyword index the live pointer names, loaded once per version (None for an index
         published before keyword search existed: the next ingest adds it)."""
         with self._lock:
-            with store_errors("reading the index"):
+            with store_errors("reading the index", self.settings.index_dir):
                 self._refresh()
             assert self.state is not None
             if not self.state.bm25:

@@ -295,7 +295,7 @@ def ingest(
     file and each written batch (the app's progress bar)."""
     started = time.perf_counter()
     embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
-    with store_errors("ingest"), IndexWriter(settings, embeddings, rebuild=rebuild) as writer:
+    with store_errors("ingest", settings.index_dir), IndexWriter(settings, embeddings, rebuild=rebuild) as writer:
         targets = [Path(p) for p in paths] if paths else [Path(r) for r in writer.known_roots] or [settings.docs_dir]
         found = discover(targets)
         run = _Run(writer, settings, strict)

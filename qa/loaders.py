@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from charset_normalizer import from_bytes
 
@@ -22,6 +23,13 @@ _SNIFF_BYTES = 8192
 # Control characters that do not occur in text (everything below 0x20 except \t \n \f \r, and DEL).
 _BINARY_CONTROL = bytes(set(range(32)) - {9, 10, 12, 13}) + b"\x7f"
 
+
+# Decompression bombs: a DOCX (a zip) may inflate to at most this much, or this ratio once it is
+# large; each PDF stream to at most PDF_STREAM_LIMIT (pypdf's own default is 75 MB, which still
+# takes minutes to parse).
+DOCX_INFLATED_LIMIT = 200_000_000
+DOCX_RATIO_LIMIT = 100
+PDF_STREAM_LIMIT = 32_000_000
 
 _WESTERN = "cp1252"
 _CHAOS_MARGIN = 0.1
@@ -95,9 +103,33 @@ def _read_html(data: bytes, path: str) -> LoadedText:
 
 
 def _read_pdf(data: bytes, path: str) -> LoadedText:
-    from pypdf import PasswordType, PdfReader
+    from pypdf import PdfReader, apply_configuration
+    from pypdf.errors import LimitReachedError
 
-    reader = PdfReader(io.BytesIO(data))
+    limits = {
+        name: PDF_STREAM_LIMIT
+        for name in (
+            "maximum_declared_stream_length",
+            "array_based_stream_maximum_output_length",
+            "jbig2_maximum_output_length",
+            "lzw_maximum_output_length",
+            "run_length_maximum_output_length",
+            "zlib_maximum_output_length",
+            "brotli_maximum_output_length",
+        )
+    }
+    try:
+        with apply_configuration(**limits):
+            return _extract_pdf(PdfReader(io.BytesIO(data)), path)
+    except LimitReachedError as exc:
+        raise IngestError(
+            path, f"PDF stream over {PDF_STREAM_LIMIT // 1_000_000} MB once inflated: refused as a decompression bomb"
+        ) from exc
+
+
+def _extract_pdf(reader: Any, path: str) -> LoadedText:
+    from pypdf import PasswordType
+
     # Many PDFs carry only an owner password (restricting printing, say): the empty user
     # password opens them. Only a real user password makes the text unreachable.
     if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
@@ -118,8 +150,14 @@ def _read_pdf(data: bytes, path: str) -> LoadedText:
 
 
 def _read_docx(data: bytes, path: str) -> LoadedText:
+    import zipfile
+
     import docx
 
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        inflated = sum(member.file_size for member in archive.infolist())
+    if inflated > DOCX_INFLATED_LIMIT or (inflated > 20_000_000 and inflated > DOCX_RATIO_LIMIT * len(data)):
+        raise IngestError(path, f"zip bomb: {len(data) / 1e6:.1f} MB that inflates to {inflated / 1e6:.0f} MB")
     document = docx.Document(io.BytesIO(data))
     paragraphs = [p.text for p in document.paragraphs]
     for table in document.tables:

@@ -75,8 +75,9 @@ def run_cli(args: list[str], env: dict[str, str] | None = None, **kwargs: object
     )
 
 
-def make_pdf(pages: list[str]) -> bytes:
-    """A minimal valid PDF with one line of text per page (no PDF writer library needed)."""
+def make_pdf(pages: list[str], deflated: dict[int, bytes] | None = None) -> bytes:
+    """A minimal valid PDF with one line of text per page (no PDF writer library needed);
+    `deflated[i]`, if given, is page i's content stream, already zlib-compressed."""
     objects: list[bytes] = []
     kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(len(pages)))
     font_ref = 3 + 2 * len(pages)
@@ -88,7 +89,11 @@ def make_pdf(pages: list[str]) -> bytes:
             f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {4 + 2 * i} 0 R "
             f"/Resources << /Font << /F1 {font_ref} 0 R >> >> >>".encode()
         )
-        objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
+        if deflated and i in deflated:
+            raw = deflated[i]
+            objects.append(b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(raw) + raw + b"\nendstream")
+        else:
+            objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream")
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
