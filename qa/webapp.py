@@ -305,5 +305,5 @@ def build(settings: Settings, engine: Engine | None = None) -> tuple[gr.Blocks, 
         rebuild.click(app.rebuild, None, [job], **job_options).then(app.refresh, None, refresh_outputs, api_visibility="private")
         remove.click(app.remove, [to_remove], [job], **job_options).then(app.refresh, None, refresh_outputs, api_visibility="private")
         demo.load(app.refresh, None, refresh_outputs, api_visibility="private")
-        gr.api(app.ask, api_name="ask")
+        gr.api(app.ask, api_name="ask", **ask_options)  # same queue and limit as the chat
     return demo, app

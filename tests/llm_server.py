@@ -13,6 +13,7 @@ Usage::
     with LLMServer() as server:
         server.reply = "Paris is the capital."      # or callable(request_json) -> str
         server.mode = "cut_stream"                   # see MODES
+        server.mix = {"ok": 3, "http_500": 1}        # or: each request draws a mode
         ChatOpenAI(base_url=server.openai_base_url, ...)
         ChatOllama(base_url=server.url, ...)
         server.chat_requests                         # what the client sent, attempt count
@@ -26,6 +27,7 @@ ends the HTTP body cleanly but leaves out the protocol's end marker (``[DONE]`` 
 from __future__ import annotations
 
 import json
+import random
 import re
 import socket
 import sys
@@ -193,6 +195,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch(self._read_json())
 
     def _dispatch(self, body: dict[str, Any] | None) -> None:
+        self.mode = self.owner.pick_mode()  # this request's behaviour (random when ``mix`` is set)
         path = self.path.split("?", 1)[0]
         self.owner._record(path, {k.lower(): v for k, v in self.headers.items()}, body)
         routes: dict[tuple[str, str], Callable[[dict[str, Any]], None]] = {
@@ -229,7 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _misbehave_before_response(self, ollama: bool) -> bool:
         """Modes that act before any byte of the answer; True when the response is done."""
-        mode = self.owner.mode
+        mode = self.mode
         if mode == "drop":
             self._hang_up()
             return True
@@ -250,7 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send_whole(self, body: dict[str, Any]) -> None:
         """Non-streaming answer; stream-only modes degrade to their nearest one-shot form."""
-        mode = self.owner.mode
+        mode = self.mode
         if mode == "slow_stream":
             self._wait(self.owner.delay_s)
         if mode == "malformed_stream":
@@ -277,7 +280,7 @@ class _Handler(BaseHTTPRequestHandler):
         before every further event.
         """
         owner = self.owner
-        mode = owner.mode
+        mode = self.mode
         self._start_chunked(content_type)
         for event in head:
             self._chunk(event)
@@ -484,6 +487,8 @@ class LLMServer:
         self.delay_s = delay_s
         self.cut_after = cut_after
         self.models: list[str] = ["test"]
+        self.mix: dict[str, float] | None = None  # mode -> weight: each request draws its own mode
+        self._random = random.Random(5)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
@@ -507,6 +512,13 @@ class LLMServer:
         if value not in MODES:
             raise ValueError(f"unknown mode {value!r}; expected one of {sorted(MODES)}")
         self._mode = value
+
+    def pick_mode(self) -> str:
+        """``mode``, or a mode drawn from ``mix`` (seeded, so a run is reproducible)."""
+        if not self.mix:
+            return self._mode
+        with self._lock:
+            return self._random.choices(list(self.mix), weights=list(self.mix.values()))[0]
 
     @property
     def port(self) -> int:

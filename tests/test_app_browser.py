@@ -13,18 +13,10 @@ use (remove uploads its document again when run alone).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +29,10 @@ from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_pla
 from qa import read_state
 
 from .conftest import ROOT, SEED_FILE
+from .load import AppFailed, AppProcess, app_process
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = ROOT / "tests" / "artifacts"
-STARTUP_DEADLINE_S = 120
 ANSWER_TIMEOUT_MS = 60_000
 JOB_TIMEOUT_MS = 150_000
 
@@ -67,68 +59,19 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Debi
 # --- the app in a subprocess ------------------------------------------------------------------
 
 
-@dataclass
-class RunningApp:
-    url: str
-    docs: Path
-    index: Path
-    log: Path
-    ready_s: float  # from process start until the page answered
-
-    def log_tail(self, chars: int = 4000) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")[-chars:]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-_no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-def answers(url: str) -> bool:
-    try:
-        with _no_proxy.open(url, timeout=5) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
+RunningApp = AppProcess
 
 
 def start_app(folder: Path, env: dict[str, str] | None = None) -> Iterator[RunningApp]:
-    docs, index, log_path = folder / "docs", folder / "index", folder / "app.log"
+    docs = folder / "docs"
     docs.mkdir(parents=True)
     shutil.copy(SEED_FILE, docs / SEED_FILE.name)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}/"
-    full_env = {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
-    full_env.update(GRADIO_ANALYTICS_ENABLED="False", QA_CONFIG=str(folder / "no-qa.toml"), **(env or {}))
-    command = [sys.executable, "app.py", "--index", str(index), "--docs", str(docs), "--port", str(port)]
-    command += ["--host", "127.0.0.1"]
-    with open(log_path, "w", encoding="utf-8") as log:
-        started = time.monotonic()
-        process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
-    app = RunningApp(url, docs, index, log_path, 0.0)
     try:
-        while not answers(url):  # readiness poll: the pause between tries is a wait for the process to exit
-            if time.monotonic() - started > STARTUP_DEADLINE_S:
-                pytest.fail(f"app not ready after {STARTUP_DEADLINE_S} s; its log:\n{app.log_tail()}")
-            try:
-                code = process.wait(timeout=0.25)
-            except subprocess.TimeoutExpired:
-                continue
-            pytest.fail(f"app exited with code {code} before serving; its log:\n{app.log_tail()}")
-        app.ready_s = time.monotonic() - started
-        print(f"\n{url}: page ready {app.ready_s:.1f} s after the process started (auth={'QA_AUTH' in (env or {})})")
-        yield app
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        with app_process(docs, folder / "index", folder / "app.log", env) as app:
+            print(f"\n{app.url}: page ready {app.ready_s:.1f} s after the process started (auth={'QA_AUTH' in (env or {})})")
+            yield app
+    except AppFailed as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
