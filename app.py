@@ -33,8 +33,14 @@ def main(argv: list[str] | None = None) -> int:
 
     from qa import Engine, ingest, load_settings, read_state
 
+    # The documents folder is what web users may read: symlinks out of it are never followed.
     settings = load_settings(
-        index_dir=args.index_dir, docs_dir=args.docs_dir, host=args.host, port=args.port, backend=args.backend
+        index_dir=args.index_dir,
+        docs_dir=args.docs_dir,
+        host=args.host,
+        port=args.port,
+        backend=args.backend,
+        outside_symlinks=False,
     )
     if read_state(settings.index_dir) is None:
         log.info("no index in %s yet: building one from %s/", settings.index_dir, settings.docs_dir)

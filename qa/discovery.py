@@ -1,5 +1,6 @@
 """Which files an ingest run covers: walk the given paths recursively, following symlinks
-without ever looping, and say why anything given could not be used."""
+without ever looping (and, when confined, never to a place outside the folder given), and say
+why anything given could not be used."""
 
 from __future__ import annotations
 
@@ -29,14 +30,27 @@ class Discovery:
     skipped: list[Skipped]
 
 
-def _walk(root: Path, skipped: list[Skipped], unlistable: list[str]) -> Iterator[FoundFile]:
+def _outside(path: Path, real_root: Path) -> bool:
+    """Does `path`, symlinks resolved, lie outside `real_root`?"""
+    try:
+        return not path.resolve().is_relative_to(real_root)
+    except (OSError, RuntimeError):  # loops are reported where the file is read
+        return False
+
+
+def _walk(root: Path, skipped: list[Skipped], unlistable: list[str], confined: bool) -> Iterator[FoundFile]:
     def on_error(error: OSError) -> None:
         unlistable.append(str(error.filename))
         skipped.append(Skipped(str(error.filename), f"cannot list folder: {error.strerror}"))
 
     visited: set[tuple[int, int]] = set()
+    real_root = root.resolve()
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True, onerror=on_error):
         current = Path(dirpath)
+        if confined and _outside(current, real_root):
+            skipped.append(Skipped(str(current), f"symlink to a folder outside {root} (not followed)"))
+            dirnames[:] = []
+            continue
         try:
             st = current.stat()
         except OSError as exc:
@@ -56,6 +70,9 @@ def _walk(root: Path, skipped: list[Skipped], unlistable: list[str]) -> Iterator
             path = current / name
             if not is_supported(path):
                 continue
+            if confined and _outside(path, real_root):
+                skipped.append(Skipped(path.relative_to(root).as_posix(), f"symlink to a file outside {root} (not followed)"))
+                continue
             yield FoundFile(path=path, root=root, source=path.relative_to(root).as_posix())
 
 
@@ -67,12 +84,13 @@ def _identity(path: Path) -> tuple[int, int] | None:
     return (st.st_dev, st.st_ino)
 
 
-def discover(paths: list[Path]) -> Discovery:
+def discover(paths: list[Path], confined: bool = False) -> Discovery:
     """Expand files and folders into the supported files below them, in a stable order.
 
     A file reached twice (overlapping folders, a symlink to a sibling) is kept once, so its
     chunks are never stored twice. A folder with a part that cannot be listed is not a complete
-    root: nothing under it is treated as deleted.
+    root: nothing under it is treated as deleted. `confined`: symlinks that lead outside a
+    folder given are reported and not followed.
     """
     found = Discovery(files=[], roots=[], skipped=[])
     seen: set[tuple[int, int]] = set()
@@ -99,7 +117,7 @@ def discover(paths: list[Path]) -> Discovery:
             continue
         if is_dir:
             unlistable: list[str] = []
-            for item in _walk(root, found.skipped, unlistable):
+            for item in _walk(root, found.skipped, unlistable, confined):
                 add(item)
             if unlistable:
                 log.warning("%s: parts could not be listed; no file under it is treated as deleted", given)

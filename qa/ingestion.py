@@ -297,7 +297,7 @@ def ingest(
     embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
     with store_errors("ingest", settings.index_dir), IndexWriter(settings, embeddings, rebuild=rebuild) as writer:
         targets = [Path(p) for p in paths] if paths else [Path(r) for r in writer.known_roots] or [settings.docs_dir]
-        found = discover(targets)
+        found = discover(targets, confined=not settings.outside_symlinks)
         run = _Run(writer, settings, strict)
         for skipped in found.skipped:
             run.skip(skipped.path, skipped.reason)

@@ -44,6 +44,8 @@ class IngestRunner:
         command = [sys.executable, "-m", "qa", "ingest", *(str(p) for p in paths or [])]
         command += ["--index", str(settings.index_dir), "--docs", str(settings.docs_dir), "--json", "--progress-json"]
         command += ["--model", settings.embedding_model]
+        if not settings.outside_symlinks:
+            command.append("--confine-symlinks")
         if settings.chroma_url:
             command += ["--chroma-url", settings.chroma_url]
         if rebuild:

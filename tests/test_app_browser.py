@@ -491,6 +491,65 @@ def test_api_requires_login(auth_app: RunningApp) -> None:
     assert "ICBC" in result["text"]
 
 
+# Routes that answer without login: the login page itself and the static files it needs.
+PUBLIC_ROUTES = {
+    "/", "/login", "/login/", "/logout", "/favicon.ico", "/theme.css", "/robots.txt", "/manifest.json",
+    "/pwa_icon", "/pwa_icon/{size}", "/static/{path:path}", "/assets/{path:path}", "/svelte/{path:path}",
+    "/gradio_api/theme.css", "/gradio_api/login_check", "/gradio_api/login_check/", "/gradio_api/app_id",
+    "/gradio_api/app_id/", "/gradio_api/startup-events",
+    # Gradio's generic route schema, "who am I" (null without login), the page shell, keep-alive:
+    # public, but they carry nothing of the app (checked below)
+    "/openapi.json", "/gradio_api/user", "/gradio_api/user/", "/gradio_api/token", "/gradio_api/token/",
+    "/gradio_api/runs", "/gradio_api/runs/", "/gradio_api/heartbeat/{session_hash}",
+}
+
+
+def gradio_routes() -> list[tuple[str, str]]:
+    """Every (method, path) Gradio's server defines, read from its own route table."""
+    import gradio as gr
+    from gradio.routes import App
+
+    with gr.Blocks() as blocks:
+        gr.Markdown("routes")
+    found: list[tuple[str, str]] = []
+
+    def walk(routes: list[Any], prefix: str = "") -> None:
+        for route in routes:
+            included = getattr(route, "original_router", None)
+            if included is not None:
+                walk(included.routes, prefix + (route.include_context.prefix or ""))
+            elif hasattr(route, "methods"):
+                found.extend((method, prefix + route.path) for method in sorted(route.methods or []) if method != "HEAD")
+
+    walk(App.create_app(blocks).routes)
+    return found
+
+
+def test_every_gradio_route_requires_login(auth_app: RunningApp) -> None:
+    """Not just the page: every API, file, queue, upload and monitoring route of Gradio's server
+    refuses a client without a session, except the login page and its static files."""
+    routes = gradio_routes()
+    assert len(routes) > 50 and ("POST", "/gradio_api/upload") in routes  # the table was read
+    opened: list[str] = []
+    with httpx.Client(base_url=auth_app.url, trust_env=False, timeout=30, follow_redirects=False) as http:
+        for method, path in routes:
+            if path in PUBLIC_ROUTES:
+                continue
+            url = re.sub(r"\{api_name\}", "ask", path)
+            url = re.sub(r"\{path_or_url:path\}", str(auth_app.docs / SEED_FILE.name), url)
+            url = re.sub(r"\{[^}]+\}", "x", url)
+            body = {"data": [BANKS]} if method == "POST" else None
+            with http.stream(method, url, json=body) as response:  # event streams: headers only
+                if 200 <= response.status_code < 300 or response.status_code in (301, 302, 307, 308):
+                    opened.append(f"{method} {path} -> {response.status_code}")
+        assert opened == [], "routes that answer without login:\n" + "\n".join(opened)
+        for path in sorted(PUBLIC_ROUTES - {"/gradio_api/heartbeat/{session_hash}", "/logout"}):
+            if "{" in path or path.startswith("/login"):
+                continue
+            text = http.get(path).text
+            assert SEED_FILE.name not in text and "ICBC" not in text and "alice" not in text, path
+
+
 def test_api_offers_only_ask(auth_app: RunningApp) -> None:
     client = Client(auth_app.url, auth=("bob", "builder"), verbose=False)
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]

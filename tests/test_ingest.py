@@ -169,3 +169,24 @@ def test_strict_stops_at_first_bad_file_and_publishes_nothing(tmp_path: Path, ma
     with pytest.raises(IngestError, match="zz-empty.txt: empty file"):
         ingest([folder], settings, strict=True, embeddings=embeddings)
     assert read_state(settings.index_dir) is None  # the first build was never switched to
+
+
+def test_confined_ingest_never_follows_symlinks_out_of_the_folder(tmp_path: Path) -> None:
+    """What the app uses for its documents folder: links inside are fine, links out are reported."""
+    from qa.discovery import discover
+
+    docs, outside = tmp_path / "docs", tmp_path / "outside"
+    write_articles(docs / "sub", 1)
+    write_articles(outside, 1, tag="secret")
+    (docs / "alias.txt").symlink_to(docs / "sub" / "article-000.txt")
+    (docs / "leak.txt").symlink_to(outside / "article-secret000.txt")
+    (docs / "leakdir").symlink_to(outside, target_is_directory=True)
+    (docs / "sub" / "up").symlink_to(tmp_path, target_is_directory=True)
+
+    confined = discover([docs], confined=True)
+    # only the inside file (reached first through its alias, an inside link; kept once)
+    assert [f.path.resolve() for f in confined.files] == [(docs / "sub" / "article-000.txt").resolve()]
+    reasons = {Path(s.path).name: s.reason for s in confined.skipped}
+    assert "outside" in reasons["leak.txt"] and "outside" in reasons["leakdir"] and "outside" in reasons["up"]
+    followed = discover([docs])
+    assert "leak.txt" in [f.source for f in followed.files]  # the CLI's default: the user named the folder

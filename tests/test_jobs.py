@@ -53,3 +53,8 @@ def test_child_failure_is_one_clear_error(tmp_path: Path, make_settings: Any) ->
     (tmp_path / "empty").mkdir()
     with pytest.raises(IngestJobError, match="no documents could be ingested"):
         runner.run([tmp_path / "empty"])
+
+
+def test_the_app_confines_symlinks(make_settings: Any) -> None:
+    assert "--confine-symlinks" in IngestRunner(make_settings(outside_symlinks=False)).command(None, rebuild=False)
+    assert "--confine-symlinks" not in IngestRunner(make_settings()).command(None, rebuild=False)

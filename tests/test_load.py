@@ -26,17 +26,22 @@ SEED_QUESTIONS = [
     "What is the capital of Australia?",  # off-topic: not found
 ]
 MEMORY_GROWTH_BOUND_MB = 400
+SECRET = "Vault memo\n\nThe vault code is 7731 and the launch word for the vault is heliotrope.\n"
 
 
 @pytest.fixture
 def seed_app(tmp_path: Path) -> Iterator[AppProcess]:
-    yield from _app(tmp_path, {})
+    yield from _app(tmp_path, {}, plant_outside_link=True)
 
 
-def _app(tmp_path: Path, env: dict[str, str]) -> Iterator[AppProcess]:
+def _app(tmp_path: Path, env: dict[str, str], plant_outside_link: bool = False) -> Iterator[AppProcess]:
     docs = tmp_path / "docs"
     docs.mkdir()
     shutil.copy(SEED_FILE, docs / SEED_FILE.name)
+    if plant_outside_link:  # a file outside the documents folder, linked into it: never served
+        (tmp_path / "private").mkdir()
+        (tmp_path / "private" / "vault.txt").write_text(SECRET, encoding="utf-8")
+        (docs / "vault.txt").symlink_to(tmp_path / "private" / "vault.txt")
     with app_process(docs, tmp_path / "index", tmp_path / "app.log", env) as app:
         yield app
 
@@ -61,6 +66,14 @@ def test_twenty_sessions_during_an_ingest(tmp_path: Path, seed_app: AppProcess) 
     # the app follows the ingest's commit: the new documents answer now
     after = drive(seed_app.url, seed_app.pid, ["What did the orchard council of town 3 agree?"], 1, 60, 1)
     assert after.errors == [] and after.not_found == 0
+    # the symlink out of the documents folder was never followed
+    from gradio_client import Client
+
+    client = Client(seed_app.url, verbose=False)
+    vault = client.predict("What is the vault code and the launch word?", [], api_name="/ask")
+    client.close()
+    assert "heliotrope" not in vault["text"] and "7731" not in vault["text"]
+    assert all(citation["source"] != "vault.txt" for citation in vault["citations"])
 
 
 @pytest.fixture
