@@ -2,10 +2,15 @@
 
 1. Markers [n] that point at no passage are removed.
 2. Each answer sentence is checked against the passages: it is supported by a passage when one of
-   its sentences says the same (embedding similarity) or holds most of its terms (lexical recall).
-   Citations of passages that do not support the sentence are dropped; a sentence that cites
-   nothing, or only passages that do not support it, gets the marker of the passage that supports
-   it best; a sentence no passage supports keeps its markers and is listed in `unsupported`.
+   its sentences says the same (embedding similarity) or holds most of its terms (lexical recall),
+   and the passage holds every number and name the answer sentence states (a paraphrase keeps
+   them; "Toyota recalled 2.9 million cars" is not supported by a sentence about Ford recalling
+   2.9 million, however similar the two sound). Citations of passages that do not support the
+   sentence are dropped; a sentence that cites nothing, or only passages that do not support it,
+   gets the marker of the passage that supports it best (post-hoc citation: how answers from a
+   small model, which rarely cites right, get theirs); a sentence no passage supports keeps its
+   markers and is listed in `unsupported`. A sentence repeating an earlier one, or a last
+   fragment that restarts one (a model stopped while looping), is dropped.
 3. Citations are exactly the passages the final text cites, renumbered 1..n in order of first use,
    each with the passage sentence that supports it (`quote`, at passage.text[start:end]).
 """
@@ -29,7 +34,7 @@ _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
 
 SIMILARITY_SUPPORT = 0.62  # cosine of MiniLM vectors above which two sentences say the same
 LEXICAL_SUPPORT = 0.7  # share of the sentence's terms found in one passage sentence
-MIN_CLAIM_TERMS = 3  # shorter sentences ("Here is what I found:") are framing, not claims
+MIN_CLAIM_TERMS = 3  # shorter sentences ("Here is what I found.") without numbers or names are framing
 
 
 @dataclass
@@ -53,7 +58,7 @@ def _split_claims(text: str, count: int) -> list[_Claim]:
     for start, end in sentence_spans(text):
         sentence = text[start:end]
         leading = _LEADING_MARKERS.match(sentence)
-        if leading and claims:
+        if leading and claims and not claims[-1].text.endswith(":"):
             claims[-1].cited.extend(_numbers(leading.group(0), count))
             sentence = sentence[leading.end() :]
         cited = _numbers(sentence, count)
@@ -78,6 +83,82 @@ def _normal(text: str) -> str:
     return " ".join(re.sub(r"[^\w%$.]", " ", text.lower()).split()).rstrip(". ")
 
 
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_NAME = re.compile(r"(?<![\w'’])[A-Z][\w'’&.-]*")
+_ACRONYM_DOT = re.compile(r"(?<=\b[A-Za-z])\.(?=[A-Za-z]\.|\s|$)")
+_POSSESSIVE = re.compile(r"['’]s\b", re.I)
+#: Capitalised only because they open a sentence, besides stop words.
+_OPENERS = frozenset(
+    """however overall yes according also therefore additionally furthermore moreover meanwhile today
+    yesterday currently finally here answer based unfortunately sorry instead still thus""".split()
+)
+
+
+def _common(word: str) -> bool:
+    plain = _POSSESSIVE.sub("", word).lower().strip(".")
+    return plain in _OPENERS or not terms(plain)  # terms() drops stop words
+
+
+def _numbers_in(text: str) -> set[str]:
+    """Numbers as digits: thousands separators dropped, "5.00" == "5"."""
+    found = set()
+    for match in _NUMBER.findall(text):
+        number = match.replace(",", "")
+        if "." in number:
+            number = number.rstrip("0").rstrip(".")
+        found.add(number)
+    return found
+
+
+def _words_in(text: str) -> set[str]:
+    """Lower-cased words, "U.S." as "us", possessives dropped."""
+    return set(re.findall(r"\w+", _POSSESSIVE.sub("", _ACRONYM_DOT.sub("", text)).lower()))
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The numbers and names (capitalised words) a sentence states, which a passage supporting it
+    must hold too."""
+
+    numbers: frozenset[str]
+    names: frozenset[str]
+
+    @classmethod
+    def of_claim(cls, sentence: str) -> Facts:
+        """A capitalised first word is a name unless it is a common word ("The", "However")."""
+        first = re.search(r"\w", sentence)
+        names = [
+            match.group(0)
+            for match in _NAME.finditer(sentence)
+            if first is None or match.start() != first.start() or not _common(match.group(0))
+        ]
+        return cls(frozenset(_numbers_in(sentence)), frozenset(_words_in(" ".join(names))))
+
+    @classmethod
+    def of_passage(cls, text: str) -> Facts:
+        return cls(frozenset(_numbers_in(text)), frozenset(_words_in(text)))
+
+    def within(self, passage: Facts) -> bool:
+        return self.numbers <= passage.numbers and self.names <= passage.names
+
+
+def _drop_repeats(claims: list[_Claim]) -> list[_Claim]:
+    """Claims without repeats: a sentence said before (alone or inside a longer one), or a last
+    fragment (no final stop) that is the start of an earlier sentence, which is what a looping
+    model leaves when it is stopped."""
+    kept: list[_Claim] = []
+    seen: list[str] = []
+    for position, claim in enumerate(claims):
+        plain = _normal(claim.text)
+        unfinished = position == len(claims) - 1 and claim.text[-1] not in ".!?\"'”’)"
+        repeated = plain in seen or (len(plain.split()) >= 4 and any(plain in earlier for earlier in seen))
+        if plain and (repeated or (unfinished and any(plain in earlier for earlier in seen))):
+            continue
+        kept.append(claim)
+        seen.append(plain)
+    return kept
+
+
 class CitationChecker:
     """Checks answers against passages with the embedding model (one batch per answer)."""
 
@@ -85,14 +166,14 @@ class CitationChecker:
         self.embeddings = embeddings
 
     def check(self, text: str, passages: Sequence[Passage]) -> CheckedAnswer:
-        claims = _split_claims(text, len(passages))
+        claims = _drop_repeats(_split_claims(text, len(passages)))
         spans = [sentence_spans(passage.text) for passage in passages]
         needs_vectors = [claim for claim in claims if not self._verbatim(claim, passages, spans)]
         if needs_vectors:
             self._score_by_meaning(needs_vectors, passages, spans)
         unsupported: list[str] = []
         for claim in claims:
-            if len(set(terms(claim.text))) < MIN_CLAIM_TERMS and not claim.cited:
+            if not claim.cited and (claim.text.endswith(":") or self._framing(claim.text)):
                 continue
             supported = [index for index in claim.cited if index in claim.support]
             if not supported and claim.support:
@@ -104,6 +185,13 @@ class CitationChecker:
             if not supported:
                 unsupported.append(claim.text)
         return self._renumber(claims, passages, unsupported)
+
+    @staticmethod
+    def _framing(sentence: str) -> bool:
+        """ "Here is what I found." introduces, claims nothing; "The answer is: 2." is short but
+        states a number, so it is checked."""
+        facts = Facts.of_claim(sentence)
+        return len(set(terms(sentence))) < MIN_CLAIM_TERMS and not facts.numbers and not facts.names
 
     @staticmethod
     def _verbatim(claim: _Claim, passages: Sequence[Passage], spans: Sequence[list[tuple[int, int]]]) -> bool:
@@ -128,9 +216,13 @@ class CitationChecker:
         claim_vectors, sentence_vectors = vectors[: len(claims)], vectors[len(claims) :]
         similarity = claim_vectors @ sentence_vectors.T if len(flat) else np.zeros((len(claims), 0))
         sentence_terms = [set(terms(passages[i].text[s:e])) for i, s, e in flat]
+        passage_facts = [Facts.of_passage(passage.title + "\n" + passage.text) for passage in passages]
         for row, claim in enumerate(claims):
             claim_terms = set(terms(claim.text))
+            claim_facts = Facts.of_claim(claim.text)
             for column, (index, start, end) in enumerate(flat):
+                if not claim_facts.within(passage_facts[index]):
+                    continue
                 cosine = float(similarity[row, column])
                 recall = len(claim_terms & sentence_terms[column]) / len(claim_terms) if claim_terms else 0.0
                 score = max(cosine, recall)
