@@ -26,7 +26,8 @@ Steps (results merge into benchmarks/results/scale.json, saved after every step)
 - bulk: an incremental ingest of a whole folder (680 documents, ~10k new chunks) into a copy of
   the 100k index, against the same ingest into a fresh index: the cost of keeping BM25 current
   while a long ingest runs (rebuilds from cached tokens at most every 30 s, plus the final one).
-- server (optional): the latency step against a Chroma server (`chroma run`), 10k size.
+- server, server100k (optional): the latency step against a Chroma server (`chroma run`) at 10k
+  chunks, and at 100k (the full corpus ingested into the server, then grown like the grow step).
 
 Derived chunks are not real documents: their texts are real chunks with the sentences rotated,
 their vectors real vectors plus noise (cosine ~0.95 to the original). Said so in scale.json.
@@ -330,7 +331,9 @@ def derive(
     return key, new_text, new_meta, noisy
 
 
-def child_grow(index_dir: Path, target: int, batch: int, cosine: float, seed: int) -> dict[str, Any]:
+def child_grow(
+    index_dir: Path, target: int, batch: int, cosine: float, seed: int, chroma_url: str | None = None
+) -> dict[str, Any]:
     import numpy as np
     from langchain_core.documents import Document
 
@@ -349,7 +352,7 @@ def child_grow(index_dir: Path, target: int, batch: int, cosine: float, seed: in
     logging.getLogger("qa.index").addHandler(Capture())
     logging.getLogger("qa.index").setLevel(logging.INFO)
     started = time.perf_counter()
-    settings = load_settings(index_dir=index_dir)
+    settings = load_settings(index_dir=index_dir, chroma_url=chroma_url)
     embeddings = SentenceEmbeddings.from_settings(settings)
     rng = np.random.default_rng(seed)
     timings = {"fetch_s": 0.0, "derive_s": 0.0, "chroma_add_s": 0.0, "records_s": 0.0}
@@ -804,6 +807,8 @@ def step_bulk(results: dict[str, Any]) -> None:
 
 # --- step 6 (optional): a Chroma server --------------------------------------------------------
 def step_server(results: dict[str, Any], args: argparse.Namespace, label: str = "10k") -> None:
+    """The latency step against a `chroma run` server: a real ingest of docs-<label> into it
+    (label "100k": the full corpus, then grown to --target chunks like the grow step)."""
     chroma = ROOT / ".venv" / "bin" / "chroma"
     store = WORK / f"chroma-server-{label}"
     index_dir = WORK / f"index-{label}-server"
@@ -822,14 +827,22 @@ def step_server(results: dict[str, Any], args: argparse.Namespace, label: str = 
         try:
             wait_http(f"{url}/api/v2/heartbeat", proc, 120)
             before = load_now()
-            ingested = ingest_once(WORK / f"docs-{label}", index_dir, chroma_url=url)
+            ingested = ingest_once(WORK / f"docs-{'full' if label == '100k' else label}", index_dir, chroma_url=url)
             server_after_ingest = proc_status(proc.pid)
+            grown = None
+            if label == "100k":
+                cmd = [PY, __file__, "--child", "grow", "--index", str(index_dir), "--target", str(args.target)]
+                cmd += ["--batch", str(args.batch), "--chroma-url", url]
+                run = run_timed(cmd)
+                grown = last_json(run["stdout"])
+                grown.update({"process_s": round(run["seconds"], 2), "peak_rss_mb": run["peak_rss_mb"]})
             latency = latency_run(index_dir, args.questions, chroma_url=url)
             server = proc_status(proc.pid)
         finally:
             stop(proc)
-    results["server"] = {
+    results["server" if label == "10k" else f"server_{label}"] = {
         "size": label,
+        "growth": {k: v for k, v in (grown or {}).items() if not k.startswith("rss_after_batch")} or None,
         "ingest": {**ingested, "chunks_per_s": round(ingested["chunks"] / ingested["ingest_s"], 1)},
         "latency": latency,
         "server_rss_after_ingest_mb": server_after_ingest["vmrss_mb"],
@@ -841,7 +854,8 @@ def step_server(results: dict[str, Any], args: argparse.Namespace, label: str = 
         "load_after": load_now(),
     }
     save(results)
-    print(json.dumps({k: v for k, v in results["server"].items() if not k.startswith("load")}), flush=True)
+    row = results["server" if label == "10k" else f"server_{label}"]
+    print(json.dumps({k: v for k, v in row.items() if not k.startswith("load")}), flush=True)
 
 
 # --- the table ---------------------------------------------------------------------------------
@@ -949,11 +963,14 @@ def table(results: dict[str, Any]) -> str:
             f"{bulk['ingest_s']:.0f} s vs {bulk['same_folder_fresh_index_s']:.0f} s into a fresh index; {bulk['bm25_builds']} BM25 "
             f"rebuilds, {bulk['bm25_build_total_s']:.1f} s in all; peak RSS {bulk['peak_rss_mb']:.0f} MB."
         )
-    if results.get("server"):
-        srv = results["server"]
+    for key in ("server", "server_100k"):
+        if not results.get(key):
+            continue
+        srv = results[key]
         lat = srv["latency"]
+        grown = f", grown to {lat['chunks']:,} chunks in {srv['growth']['process_s']:.0f} s" if srv.get("growth") else ""
         notes.append(
-            f"- Chroma server, {srv['size']} ({srv['ingest']['chunks']:,} chunks): ingest {srv['ingest']['ingest_s']:.0f} s; answer p50/p95 "
+            f"- Chroma server, {srv['size']} ({srv['ingest']['chunks']:,} chunks ingested{grown}): ingest {srv['ingest']['ingest_s']:.0f} s; answer p50/p95 "
             f"{lat['answer']['p50_ms']:.0f}/{lat['answer']['p95_ms']:.0f} ms, search p50/p95 {lat['search']['p50_ms']:.0f}/"
             f"{lat['search']['p95_ms']:.0f} ms; client RSS {lat['rss_after_questions_mb']:.0f} MB, server RSS {srv['server_rss_mb']:.0f} MB."
         )
@@ -966,7 +983,7 @@ def main() -> None:
     parser.add_argument(
         "--steps",
         default="ingest,grow,latency,app,update,bulk",
-        help="comma-separated: ingest,grow,latency,app,update,bulk,server",
+        help="comma-separated: ingest,grow,latency,app,update,bulk,server,server100k",
     )
     parser.add_argument("--target", type=int, default=100_000, help="chunks after growth")
     parser.add_argument("--batch", type=int, default=5_000, help="derived chunks per batch (Chroma refuses over 5,461)")
@@ -987,7 +1004,7 @@ def main() -> None:
         for noisy in ("bm25s", "chromadb", "httpx", "sentence_transformers", "transformers", "urllib3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         if args.child == "grow":
-            result = child_grow(args.index, args.target, args.batch, args.cosine, args.seed)
+            result = child_grow(args.index, args.target, args.batch, args.cosine, args.seed, args.chroma_url)
         elif args.child == "latency":
             result = child_latency(args.index, args.questions, args.chroma_url)
         else:
@@ -1047,6 +1064,8 @@ def main() -> None:
             step_bulk(results)
         elif step == "server":
             step_server(results, args)
+        elif step == "server100k":
+            step_server(results, args, "100k")
         else:
             raise SystemExit(f"unknown step {step}")
     results["runs"][-1]["finished"] = load_now()
