@@ -25,6 +25,7 @@ from .embeddings import SentenceEmbeddings
 from .errors import BackendError
 from .prompting import NOT_FOUND_TEXT, fit_passages, heuristic_condense
 from .retrieval import Retrieval, Retriever
+from .sentences import without_cut_sentence
 from .types import Answer, Message
 
 log = logging.getLogger(__name__)
@@ -143,6 +144,8 @@ class Engine:
                 failure = exc
             else:
                 raw = "".join(pieces)
+                if request.cut_off:  # stopped at the length limit: the unfinished sentence goes
+                    raw = without_cut_sentence(raw)
                 if _says_not_found(raw):
                     yield self._not_found(base)
                     return

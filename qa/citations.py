@@ -5,7 +5,10 @@
    its sentences says the same (embedding similarity) or holds most of its terms (lexical recall),
    and the passage holds every number and name the answer sentence states (a paraphrase keeps
    them; "Toyota recalled 2.9 million cars" is not supported by a sentence about Ford recalling
-   2.9 million, however similar the two sound). Citations of passages that do not support the
+   2.9 million, however similar the two sound). A sentence joining two passages ("The two banks
+   that limited financing were ICBC and Bank of China": what they did in one passage, their
+   names in another) is supported by the pair: one passage says the same, and the two together
+   hold its numbers and names; it cites both. Citations of passages that do not support the
    sentence are dropped; a sentence that cites nothing, or only passages that do not support it,
    gets the marker of the passage that supports it best (post-hoc citation: how answers from a
    small model, which rarely cites right, get theirs); a sentence no passage supports keeps its
@@ -42,6 +45,9 @@ class _Claim:
     text: str  # the sentence without markers
     cited: list[int] = field(default_factory=list)  # passage indices (0-based), in order
     support: dict[int, tuple[float, int, int]] = field(default_factory=dict)  # passage -> (score, start, end)
+    #: passage that says the same but lacks some numbers or names -> (score, start, end) there, and
+    #: the passage holding the rest with its sentence that holds most of them: (passage, start, end)
+    joint: dict[int, tuple[tuple[float, int, int], tuple[int, int, int]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -86,6 +92,7 @@ def _normal(text: str) -> str:
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"(?<![\w'’])[A-Z][\w'’&.-]*")
 _ACRONYM_DOT = re.compile(r"(?<=\b[A-Za-z])\.(?=[A-Za-z]\.|\s|$)")
+_ENUMERATOR = re.compile(r"\(?(?:\d{1,3}|[a-zA-Z])[.)]")  # "1." "2)" "(a)" alone
 _POSSESSIVE = re.compile(r"['’]s\b", re.I)
 #: Capitalised only because they open a sentence, besides stop words.
 _OPENERS = frozenset(
@@ -181,15 +188,29 @@ class CitationChecker:
                 best = max(claim.support, key=lambda index: claim.support[index][0])
                 claim.cited = [best]
                 supported = [best]
+            elif not supported and claim.joint:
+                supported = claim.cited = self._cite_pair(claim)
             claim.cited = supported or claim.cited
             if not supported:
                 unsupported.append(claim.text)
         return self._renumber(claims, passages, unsupported)
 
     @staticmethod
+    def _cite_pair(claim: _Claim) -> list[int]:
+        """The best pair of passages that together support a sentence neither supports alone."""
+        best = max(claim.joint, key=lambda index: claim.joint[index][0][0])
+        found, (other, start, end) = claim.joint[best]
+        claim.support[best] = found
+        claim.support[other] = (found[0], start, end)
+        return [best, other]
+
+    @staticmethod
     def _framing(sentence: str) -> bool:
-        """ "Here is what I found." introduces, claims nothing; "The answer is: 2." is short but
+        """ "Here is what I found." introduces, claims nothing; so do a list's bare "1." and a
+        question (a small model often repeats the question); "The answer is: 2." is short but
         states a number, so it is checked."""
+        if _ENUMERATOR.fullmatch(sentence) or sentence.endswith("?"):
+            return True
         facts = Facts.of_claim(sentence)
         return len(set(terms(sentence))) < MIN_CLAIM_TERMS and not facts.numbers and not facts.names
 
@@ -221,15 +242,43 @@ class CitationChecker:
             claim_terms = set(terms(claim.text))
             claim_facts = Facts.of_claim(claim.text)
             for column, (index, start, end) in enumerate(flat):
-                if not claim_facts.within(passage_facts[index]):
-                    continue
                 cosine = float(similarity[row, column])
                 recall = len(claim_terms & sentence_terms[column]) / len(claim_terms) if claim_terms else 0.0
                 score = max(cosine, recall)
                 if cosine < SIMILARITY_SUPPORT and recall < LEXICAL_SUPPORT:
                     continue
+                if not claim_facts.within(passage_facts[index]):
+                    partner = self._partner(claim_facts, index, passages, passage_facts, spans)
+                    if partner and (index not in claim.joint or score > claim.joint[index][0][0]):
+                        claim.joint[index] = ((score, start, end), partner)
+                    continue
                 if index not in claim.support or score > claim.support[index][0]:
                     claim.support[index] = (score, start, end)
+
+    @staticmethod
+    def _partner(
+        claim_facts: Facts,
+        index: int,
+        passages: Sequence[Passage],
+        passage_facts: Sequence[Facts],
+        spans: Sequence[list[tuple[int, int]]],
+    ) -> tuple[int, int, int] | None:
+        """Another passage holding the numbers and names passage `index` lacks, with its sentence
+        that holds most of them."""
+        missing = Facts(
+            claim_facts.numbers - passage_facts[index].numbers, claim_facts.names - passage_facts[index].names
+        )
+        for other, facts in enumerate(passage_facts):
+            if other == index or not missing.within(facts) or not spans[other]:
+                continue
+
+            def held(span: tuple[int, int], text: str = passages[other].text) -> int:
+                found = Facts.of_passage(text[span[0] : span[1]])
+                return len(missing.numbers & found.numbers) + len(missing.names & found.names)
+
+            start, end = max(spans[other], key=held)
+            return other, start, end
+        return None
 
     @staticmethod
     def _renumber(claims: Sequence[_Claim], passages: Sequence[Passage], unsupported: list[str]) -> CheckedAnswer:

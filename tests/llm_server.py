@@ -338,7 +338,7 @@ class _Handler(BaseHTTPRequestHandler):
                             "index": 0,
                             "message": {"role": "assistant", "content": text, "refusal": None},
                             "logprobs": None,
-                            "finish_reason": "stop",
+                            "finish_reason": owner.finish_reason,
                         }
                     ],
                     "usage": usage,
@@ -364,7 +364,7 @@ class _Handler(BaseHTTPRequestHandler):
 
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
 
-        tail = [chunk(choice({}, "stop"))]
+        tail = [chunk(choice({}, owner.finish_reason))]
         if include_usage:
             tail.append(chunk([], usage=usage))
         tail.append(b"data: [DONE]\n\n")
@@ -421,7 +421,7 @@ class _Handler(BaseHTTPRequestHandler):
             "created_at": _now(),
             "message": {"role": "assistant", "content": ""},
             "done": True,
-            "done_reason": "stop",
+            "done_reason": self.owner.finish_reason,
             "total_duration": 1_000_000,
             "load_duration": 1_000,
             "prompt_eval_count": _prompt_tokens(body),
@@ -487,6 +487,8 @@ class LLMServer:
         self.delay_s = delay_s
         self.cut_after = cut_after
         self.models: list[str] = ["test"]
+        #: Why the answer ended, as the server reports it ("length": cut at the token limit).
+        self.finish_reason = "stop"
         self.mix: dict[str, float] | None = None  # mode -> weight: each request draws its own mode
         self._random = random.Random(5)
         self._stop = threading.Event()

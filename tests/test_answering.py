@@ -15,6 +15,7 @@ from qa import load_settings
 from qa.answering import Engine
 from qa.ingestion import ingest
 from qa.prompting import NOT_FOUND_TEXT
+from qa.sentences import without_cut_sentence
 from qa.types import Answer
 
 from .conftest import SEED_FILE, SEEDS, run_cli
@@ -47,6 +48,7 @@ def server() -> Iterator[LLMServer]:
 @pytest.fixture
 def llm_engine(seed_index: Path, embeddings: Any, server: LLMServer) -> Iterator[Engine]:
     server.mode = "ok"
+    server.finish_reason = "stop"
     server.clear_requests()
     settings = load_settings(
         index_dir=seed_index, backend="openai", openai_base_url=server.openai_base_url, openai_model="test",
@@ -158,6 +160,45 @@ def test_llm_unsupported_sentence_is_flagged(llm_engine: Engine, server: LLMServ
     answer = llm_engine.answer("Which two Chinese banks restricted financing?")
     assert answer.unsupported == ["The banks also banned all trade with Brazil."]
     assert "ICBC" in answer.text and answer.citations
+    assert_well_cited(answer)
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("ICBC and Bank of China [1]. Both banks also stopped lending to the", "ICBC and Bank of China [1]."),
+        ("ICBC and Bank of China [1]. Both banks stopped lending [2]", "ICBC and Bank of China [1]."),
+        ("ICBC and Bank of China [1]. Both banks stopped lending [2].", None),  # finished
+        ('He said "we stopped." [1]', None),
+        ("Both banks also stopped lending to the", None),  # nothing else to show
+        ("1. Both banks also stopped lending to the", None),  # a bare list number says nothing
+    ],
+)
+def test_without_cut_sentence(text: str, kept: str | None) -> None:
+    assert without_cut_sentence(text) == (text if kept is None else kept)
+
+
+@pytest.mark.parametrize("finish_reason", ["length", "stop"])
+def test_answer_cut_at_the_token_limit_loses_its_unfinished_sentence(
+    llm_engine: Engine, server: LLMServer, finish_reason: str
+) -> None:
+    """A server that stopped at max tokens ("length") leaves a sentence half written: it streamed,
+    but the final answer ends at the last whole sentence. Ended normally, nothing is dropped."""
+
+    def reply(request: dict[str, Any]) -> str:
+        n = _passage_numbered(request, "ICBC")
+        return f"ICBC and Bank of China restricted financing [{n}]. Both banks also stopped lending to the"
+
+    server.reply = reply
+    server.finish_reason = finish_reason
+    events = list(llm_engine.stream("Which two Chinese banks restricted financing?"))
+    answer = events[-1]
+    assert isinstance(answer, Answer) and not answer.fallback
+    assert "stopped lending to the" in "".join(e for e in events[:-1] if isinstance(e, str))
+    if finish_reason == "length":
+        assert answer.text == "ICBC and Bank of China restricted financing [1]."
+    else:
+        assert answer.text.endswith("stopped lending to the") and "restricted financing [1]." in answer.text
     assert_well_cited(answer)
 
 

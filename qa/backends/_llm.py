@@ -175,9 +175,12 @@ class ChatBackend:
         """Text deltas of the answer; BackendError on any failure, including a stream without
         its end marker, an empty answer, or one that runs past settings.llm_timeout_s in total.
         Text may have been yielded before the error: a caller that falls back discards it."""
-        yield from self.stream_messages(self.answer_prompt(request))
+        finish: list[str] = []
+        yield from self.stream_messages(self.answer_prompt(request), finish)
+        request.cut_off = finish == ["length"]
 
-    def stream_messages(self, messages: ChatMessages) -> Iterator[str]:
+    def stream_messages(self, messages: ChatMessages, finish_out: list[str] | None = None) -> Iterator[str]:
+        """Text deltas; the server's finish reason is appended to `finish_out` at the end."""
         timeout = self.settings.llm_timeout_s
         deadline = time.monotonic() + timeout
         finish: str | None = None
@@ -209,6 +212,8 @@ class ChatBackend:
             raise self._incomplete()
         if not produced:  # e.g. a reasoning model that spent max_answer_tokens thinking
             raise BackendError(f"{self.name}: the model returned an empty answer ({self.end_key}={finish})")
+        if finish_out is not None:
+            finish_out.append(finish)
         if finish == "length":
             logger.warning(
                 "%s: the answer was cut at max_answer_tokens=%d (QA_MAX_ANSWER_TOKENS)",

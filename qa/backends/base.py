@@ -19,6 +19,9 @@ class GenerationRequest:
     question: str
     passages: Sequence[Passage]
     history: Sequence[Message] = field(default_factory=list)
+    #: Set by the backend when the answer stopped at its length limit, not at its end: the last,
+    #: unfinished sentence is then dropped from the final answer (answering.py).
+    cut_off: bool = False
 
 
 class Backend(Protocol):
