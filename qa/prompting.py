@@ -184,14 +184,12 @@ def answer_messages(
     ]
 
 
-#: Rules for a small model (the local backend): few, short and concrete; it follows the last
-#: thing it read, so the question comes again after the passages.
-COMPACT_SYSTEM_PROMPT = (
-    "You answer the question with one short sentence taken from the numbered passages. "
-    "Use only the passages. End the sentence with the number of the passage it comes from, like [1]. "
-    f'If the passages do not answer the question, reply "{NOT_FOUND_TEXT}"'
-)
-#: Sentences of each passage a compact prompt keeps (those sharing most words with the question).
+#: Rules for a small model (the local backend): two short sentences. Longer rules (one short
+#: sentence, the not-found reply, where the marker goes) or a worked example did no better on
+#: rtqa-dev (benchmarks/README.md); SmolLM2-135M never replied "not found" there, told to or not.
+COMPACT_SYSTEM_PROMPT = "Answer the question using only the passages. Cite the passage number like [1]."
+#: Sentences of each passage a compact prompt keeps (those sharing most words with the question):
+#: 3 and 5 tied on rtqa-dev, 8 or whole passages did worse; 3 is the shorter prompt.
 COMPACT_SENTENCES = 3
 
 

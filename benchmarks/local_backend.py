@@ -1,0 +1,218 @@
+"""The local backend (SmolLM2-135M in-process) against the extractive default, same run, same
+questions, on rtqa-dev; and the local backend's prompt variants.
+
+    python benchmarks/local_backend.py --limit 100 [--variants compact-3,full,...] [--json OUT]
+
+Uses the dated index of calibrate.py (built once under benchmarks/work/eval-<corpus>/). Every
+question goes through the normal answer path (Engine.stream: retrieval, not-found rule, backend,
+citation check) as of the question's date. Per backend: answer containment (eval README
+definition; a not-found answer counts as a miss), not-found rate, unsupported-sentence rate
+(sentences the citation check lists as unsupported, over all sentences of the answers that were
+not "not found"), share of answers with one, time to the first text delta and to the final
+checked answer (p50 / p95, warm: the model is loaded by a warm-up question first), mean words.
+Generation is the costly part: a fixed subset (the first --limit questions) is used for all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from calibrate import EVAL, dated_index  # noqa: E402
+
+from qa.answering import Engine  # noqa: E402
+from qa.backends.base import GenerationRequest  # noqa: E402
+from qa.backends.local_backend import LocalBackend  # noqa: E402
+from qa.config import load_settings  # noqa: E402
+from qa.evaluate import contains_answer, load_eval, machine, parse_date, peak_rss_mb  # noqa: E402
+from qa.prompting import (  # noqa: E402
+    COMPACT_SYSTEM_PROMPT,
+    NOT_FOUND_TEXT,
+    ChatMessages,
+    answer_messages,
+    compact_answer_messages,
+    fit_passages,
+)
+from qa.sentences import sentence_spans  # noqa: E402
+from qa.types import Answer  # noqa: E402
+
+log = logging.getLogger("local_backend_bench")
+
+#: The first compact prompt's rules (variants without "-plain"); the default is now the plain one.
+RULES_SYSTEM = (
+    "You answer the question with one short sentence taken from the numbered passages. "
+    "Use only the passages. End the sentence with the number of the passage it comes from, like [1]. "
+    f'If the passages do not answer the question, reply "{NOT_FOUND_TEXT}"'
+)
+ONE_SHOT = (
+    RULES_SYSTEM
+    + "\n\nExample.\nQuestion: Which city hosted the summit?\nPassages:\n\n[1] Leaders met in Oslo on Monday."
+    " The summit ended early.\n\n[2] Prices rose in March.\n\nQuestion: Which city hosted the summit?\n"
+    "Answer: The summit was hosted in Oslo [1]."
+)
+PLAIN_SYSTEM = COMPACT_SYSTEM_PROMPT
+
+
+def _full(request: GenerationRequest) -> ChatMessages:
+    """The prompt the server backends use: long rules, whole passages in <passage> tags."""
+    return answer_messages(request.question, fit_passages(request.passages, 3000, "cl100k_base"))
+
+
+VARIANTS: dict[str, Callable[[GenerationRequest], ChatMessages] | None] = {
+    "default": None,  # the backend's own prompt (LocalBackend.messages)
+    "compact-3": lambda r: compact_answer_messages(r.question, r.passages, system=RULES_SYSTEM),
+    "compact-1": lambda r: compact_answer_messages(r.question, r.passages, sentences=1, system=RULES_SYSTEM),
+    "compact-2": lambda r: compact_answer_messages(r.question, r.passages, sentences=2, system=RULES_SYSTEM),
+    "compact-5": lambda r: compact_answer_messages(r.question, r.passages, sentences=5, system=RULES_SYSTEM),
+    "compact-8": lambda r: compact_answer_messages(r.question, r.passages, sentences=8, system=RULES_SYSTEM),
+    "compact-all": lambda r: compact_answer_messages(r.question, r.passages, sentences=1000, system=RULES_SYSTEM),
+    "compact-5-48tokens": lambda r: compact_answer_messages(r.question, r.passages, sentences=5, system=RULES_SYSTEM),
+    "compact-3-oneshot": lambda r: compact_answer_messages(r.question, r.passages, system=ONE_SHOT),
+    "compact-3-plain": lambda r: compact_answer_messages(r.question, r.passages, system=PLAIN_SYSTEM),
+    "compact-5-plain": lambda r: compact_answer_messages(r.question, r.passages, sentences=5, system=PLAIN_SYSTEM),
+    "full": _full,
+    # The same prompt with transformers' own anti-repetition, which also counts the prompt's tokens.
+    "compact-5-penalties": lambda r: compact_answer_messages(r.question, r.passages, sentences=5, system=RULES_SYSTEM),
+}
+OPTIONS: dict[str, dict[str, Any]] = {
+    "compact-5-penalties": {"repetition_penalty": 1.1, "no_repeat_ngram_size": 4},
+    "compact-5-48tokens": {"max_new_tokens": 48},
+}
+
+
+def percentile(values: Sequence[float], share: float) -> float:
+    ordered = sorted(values) or [0.0]
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * share))], 1)
+
+
+def run(
+    engine: Engine, backend: str, queries: Sequence[dict[str, Any]], show: bool, pause_while: Path | None = None
+) -> dict[str, Any]:
+    """Ask every query through Engine.stream and score it."""
+    first_ms: list[float] = []
+    full_ms: list[float] = []
+    hits = not_found = sentences = unsupported = with_unsupported = words = 0
+    rows = []
+    for query in queries:
+        while pause_while is not None and pause_while.exists():
+            time.sleep(5)  # someone else is measuring on this machine
+        as_of = parse_date(query.get("date"))
+        started = time.perf_counter()
+        first: float | None = None
+        final: Answer | None = None
+        for event in engine.stream(query["query"], backend=backend, as_of=as_of):
+            if first is None:
+                first = (time.perf_counter() - started) * 1000
+            if isinstance(event, Answer):
+                final = event
+        assert final is not None and first is not None
+        full_ms.append((time.perf_counter() - started) * 1000)
+        first_ms.append(first)
+        hit = contains_answer(final.text, query["answers"]) and not final.not_found
+        hits += hit
+        if final.not_found:
+            not_found += 1
+        else:
+            count = len(sentence_spans(final.text))
+            sentences += count
+            unsupported += len(final.unsupported)
+            with_unsupported += bool(final.unsupported)
+            words += len(final.text.split())
+        rows.append(
+            {
+                "id": query["id"],
+                "hit": hit,
+                "text": final.text,
+                "unsupported": final.unsupported,
+                "fallback": final.fallback,
+                "not_found": final.not_found,
+            }
+        )
+        if show:
+            print(
+                f"{'+' if hit else '-'} {query['query'][:70]!r}\n    {final.text[:200]!r} {final.unsupported and 'U'}"
+            )
+    answered = len(queries) - not_found
+    return {
+        "answer_containment": round(hits / len(queries), 4),
+        "not_found_rate": round(not_found / len(queries), 4),
+        "unsupported_sentence_rate": round(unsupported / max(sentences, 1), 4),
+        "answers_with_unsupported": round(with_unsupported / max(answered, 1), 4),
+        "first_token_p50_ms": percentile(first_ms, 0.5),
+        "first_token_p95_ms": percentile(first_ms, 0.95),
+        "full_answer_p50_ms": percentile(full_ms, 0.5),
+        "full_answer_p95_ms": percentile(full_ms, 0.95),
+        "mean_words": round(words / max(answered, 1), 1),
+        "fallbacks": sum(row["fallback"] for row in rows),
+        "questions": len(queries),
+        "rows": rows,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpus", default="corpus_small.jsonl")
+    parser.add_argument("--limit", type=int, default=100, help="the first N questions (default 100)")
+    parser.add_argument("--variants", default="default", help=f"comma-separated, of: {', '.join(VARIANTS)}")
+    parser.add_argument("--max-new-tokens", type=int, help="QA_LOCAL_MAX_NEW_TOKENS for this run")
+    parser.add_argument("--no-extractive", action="store_true", help="skip the extractive reference run")
+    parser.add_argument("--json", type=Path, help="write all results (with each answer) here")
+    parser.add_argument("--show", action="store_true", help="print each answer")
+    parser.add_argument("--pause-while", type=Path, help="between questions, wait while this file exists")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    index = dated_index(args.corpus)
+    _, queries = load_eval(EVAL, args.corpus, args.limit)
+    settings = load_settings(index_dir=index, local_max_new_tokens=args.max_new_tokens)
+    engine = Engine(settings)
+    results: dict[str, Any] = {
+        "settings": {
+            "corpus": args.corpus,
+            "limit": args.limit,
+            "local_max_new_tokens": settings.local_max_new_tokens,
+            "llm_timeout_s": settings.llm_timeout_s,
+            "machine": machine(),
+        },
+        "runs": {},
+    }
+    engine.answer("warm-up question")  # embedding model, index, keyword index
+    if not args.no_extractive:
+        results["runs"]["extractive"] = run(engine, "extractive", queries, args.show, args.pause_while)
+    local = engine.backend("local")
+    assert isinstance(local, LocalBackend)
+    started = time.perf_counter()
+    loaded = local.loaded
+    results["settings"]["local_model"] = loaded.location.label
+    results["settings"]["local_load_s"] = round(time.perf_counter() - started, 1)
+    for variant in args.variants.split(","):
+        builder = VARIANTS[variant]
+        if builder is None:
+            vars(local).pop("messages", None)
+        else:
+            local.messages = builder  # type: ignore[method-assign]
+        local.generate_options = OPTIONS.get(variant, {})
+        results["runs"][f"local:{variant}"] = run(engine, "local", queries, args.show, args.pause_while)
+        summary = {k: v for k, v in results["runs"][f"local:{variant}"].items() if k != "rows"}
+        print(variant, json.dumps(summary), flush=True)
+    results["settings"]["peak_rss_mb"] = round(peak_rss_mb(), 1)  # the process: both backends, both models
+    keys = [key for key in next(iter(results["runs"].values())) if key != "rows"]
+    print("| metric | " + " | ".join(results["runs"]) + " |")
+    print("|---|" + "---|" * len(results["runs"]))
+    for key in keys:
+        print(f"| {key} | " + " | ".join(str(run_[key]) for run_ in results["runs"].values()) + " |")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
