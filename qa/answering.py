@@ -25,7 +25,6 @@ from .embeddings import SentenceEmbeddings
 from .errors import BackendError
 from .prompting import NOT_FOUND_TEXT, fit_passages, heuristic_condense
 from .retrieval import Retrieval, Retriever
-from .sentences import without_cut_sentence
 from .types import Answer, Message
 
 log = logging.getLogger(__name__)
@@ -144,12 +143,10 @@ class Engine:
                 failure = exc
             else:
                 raw = "".join(pieces)
-                if request.cut_off:  # stopped at the length limit: the unfinished sentence goes
-                    raw = without_cut_sentence(raw)
                 if _says_not_found(raw):
                     yield self._not_found(base)
                     return
-                yield self._checked(base, raw, passages, started)
+                yield self._checked(base, raw, passages, started, cut_off=request.cut_off)
                 return
         picks = pick_sentences(
             standalone, retrieval.query_vector, retrieval.passages, self.embeddings, self.idf, self.extractive_weights
@@ -176,8 +173,11 @@ class Engine:
         assert final is not None
         return final
 
-    def _checked(self, base: Answer, raw: str, passages: Sequence[Any], started: float) -> Answer:
-        checked = self.checker.check(raw, passages)
+    def _checked(
+        self, base: Answer, raw: str, passages: Sequence[Any], started: float, cut_off: bool = False
+    ) -> Answer:
+        """`cut_off`: the backend stopped at its length limit (its unfinished sentence goes)."""
+        checked = self.checker.check(raw, passages, question=base.standalone_question, cut_off=cut_off)
         log.debug("answered in %.0f ms", (time.perf_counter() - started) * 1000)
         return Answer(
             text=checked.text,

@@ -92,12 +92,18 @@ def _normal(text: str) -> str:
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"(?<![\w'’])[A-Z][\w'’&.-]*")
 _ACRONYM_DOT = re.compile(r"(?<=\b[A-Za-z])\.(?=[A-Za-z]\.|\s|$)")
+#: "Passage 2", "source [1]": how models refer to the passages; neither a name nor a number.
+_PASSAGE_REFERENCE = re.compile(r"\b(?:passages?|sources?|documents?)\s*\[?\d+\]?", re.I)
+_FIRST_PERSON = re.compile(r"I(?:['’](?:m|ve|d|ll))?")
+_CLOSING = ".!?\"'”’)"
 _ENUMERATOR = re.compile(r"\(?(?:\d{1,3}|[a-zA-Z])[.)]")  # "1." "2)" "(a)" alone
 _POSSESSIVE = re.compile(r"['’]s\b", re.I)
 #: Capitalised only because they open a sentence, besides stop words.
 _OPENERS = frozenset(
     """however overall yes according also therefore additionally furthermore moreover meanwhile today
-    yesterday currently finally here answer based unfortunately sorry instead still thus""".split()
+    yesterday currently finally here answer based unfortunately sorry instead still thus question
+    which what who whom whose when where why how did does do is are was were can could will would
+    sure okay ok certainly well so first second next then note""".split()
 )
 
 
@@ -132,12 +138,15 @@ class Facts:
 
     @classmethod
     def of_claim(cls, sentence: str) -> Facts:
-        """A capitalised first word is a name unless it is a common word ("The", "However")."""
+        """A capitalised first word is a name unless it is a common word ("The", "However"); "I"
+        and references to the passages ("Passage 2") are not facts."""
+        sentence = _PASSAGE_REFERENCE.sub(" ", sentence).strip()
         first = re.search(r"\w", sentence)
         names = [
             match.group(0)
             for match in _NAME.finditer(sentence)
-            if first is None or match.start() != first.start() or not _common(match.group(0))
+            if (first is None or match.start() != first.start() or not _common(match.group(0)))
+            and not _FIRST_PERSON.fullmatch(match.group(0))
         ]
         return cls(frozenset(_numbers_in(sentence)), frozenset(_words_in(" ".join(names))))
 
@@ -172,15 +181,23 @@ class CitationChecker:
     def __init__(self, embeddings: SentenceEmbeddings) -> None:
         self.embeddings = embeddings
 
-    def check(self, text: str, passages: Sequence[Passage]) -> CheckedAnswer:
+    def check(
+        self, text: str, passages: Sequence[Passage], question: str = "", cut_off: bool = False
+    ) -> CheckedAnswer:
+        """`question`: what was asked (a sentence echoing it claims nothing); `cut_off`: the
+        writer stopped at its length limit, so an unfinished last sentence is dropped when a
+        claim precedes it."""
+        asked = Facts.of_claim(question)
         claims = _drop_repeats(_split_claims(text, len(passages)))
+        if cut_off:
+            claims = self._without_cut_claim(claims, asked)
         spans = [sentence_spans(passage.text) for passage in passages]
         needs_vectors = [claim for claim in claims if not self._verbatim(claim, passages, spans)]
         if needs_vectors:
             self._score_by_meaning(needs_vectors, passages, spans)
         unsupported: list[str] = []
         for claim in claims:
-            if not claim.cited and (claim.text.endswith(":") or self._framing(claim.text)):
+            if not claim.cited and self._framing(claim.text, asked):
                 continue
             supported = [index for index in claim.cited if index in claim.support]
             if not supported and claim.support:
@@ -204,14 +221,30 @@ class CitationChecker:
         claim.support[other] = (found[0], start, end)
         return [best, other]
 
+    @classmethod
+    def _without_cut_claim(cls, claims: list[_Claim], asked: Facts) -> list[_Claim]:
+        """Claims without an unfinished last one (and the bare list numbers left before it), if
+        one that claims something remains."""
+        if not claims or claims[-1].text.endswith(tuple(_CLOSING)):
+            return claims
+        kept = claims[:-1]
+        while kept and _ENUMERATOR.fullmatch(kept[-1].text):
+            kept.pop()
+        if any(not cls._framing(claim.text, asked) for claim in kept):
+            return kept
+        return claims
+
     @staticmethod
-    def _framing(sentence: str) -> bool:
-        """ "Here is what I found." introduces, claims nothing; so do a list's bare "1." and a
-        question (a small model often repeats the question); "The answer is: 2." is short but
-        states a number, so it is checked."""
-        if _ENUMERATOR.fullmatch(sentence) or sentence.endswith("?"):
+    def _framing(sentence: str, asked: Facts = Facts(frozenset(), frozenset())) -> bool:
+        """Sentences that claim nothing: a list's bare "1."; "Here is what I found." (few terms,
+        no number or name); a question or a lead-in ending in ":" that states no number and no
+        name besides the question's (a small model often repeats the question). "The answer is:
+        2." or "Did Honda recall 7 million cars?" state something, so they are checked."""
+        if _ENUMERATOR.fullmatch(sentence):
             return True
         facts = Facts.of_claim(sentence)
+        if sentence.endswith(("?", ":")):
+            return not facts.numbers - asked.numbers and not facts.names - asked.names
         return len(set(terms(sentence))) < MIN_CLAIM_TERMS and not facts.numbers and not facts.names
 
     @staticmethod
@@ -248,7 +281,7 @@ class CitationChecker:
                 if cosine < SIMILARITY_SUPPORT and recall < LEXICAL_SUPPORT:
                     continue
                 if not claim_facts.within(passage_facts[index]):
-                    partner = self._partner(claim_facts, index, passages, passage_facts, spans)
+                    partner = self._partner(claim, claim_facts, index, passages[index].text[start:end], passages, spans)
                     if partner and (index not in claim.joint or score > claim.joint[index][0][0]):
                         claim.joint[index] = ((score, start, end), partner)
                     continue
@@ -257,27 +290,32 @@ class CitationChecker:
 
     @staticmethod
     def _partner(
+        claim: _Claim,
         claim_facts: Facts,
         index: int,
+        sentence: str,
         passages: Sequence[Passage],
-        passage_facts: Sequence[Facts],
         spans: Sequence[list[tuple[int, int]]],
     ) -> tuple[int, int, int] | None:
-        """Another passage holding the numbers and names passage `index` lacks, with its sentence
-        that holds most of them."""
-        missing = Facts(
-            claim_facts.numbers - passage_facts[index].numbers, claim_facts.names - passage_facts[index].names
-        )
-        for other, facts in enumerate(passage_facts):
-            if other == index or not missing.within(facts) or not spans[other]:
+        """A sentence of another passage that names who or what `sentence` (of passage `index`,
+        which says the same as the claim) leaves unnamed: it holds every name the passage lacks and
+        shares another term with the claim. Numbers never come from the partner, and `sentence`
+        must name nobody the claim does not (else the claim swapped a name: "Ford recalled" over
+        "Toyota recalled")."""
+        passage = Facts.of_passage(passages[index].title + "\n" + passages[index].text)
+        missing_names = claim_facts.names - passage.names
+        if not claim_facts.numbers <= passage.numbers or not missing_names:
+            return None
+        if Facts.of_claim(sentence).names - claim_facts.names:
+            return None
+        other_terms = set(terms(claim.text)) - set(terms(" ".join(missing_names)))
+        for other in range(len(passages)):
+            if other == index:
                 continue
-
-            def held(span: tuple[int, int], text: str = passages[other].text) -> int:
-                found = Facts.of_passage(text[span[0] : span[1]])
-                return len(missing.numbers & found.numbers) + len(missing.names & found.names)
-
-            start, end = max(spans[other], key=held)
-            return other, start, end
+            for start, end in spans[other]:
+                text = passages[other].text[start:end]
+                if missing_names <= Facts.of_passage(text).names and other_terms & set(terms(text)):
+                    return other, start, end
         return None
 
     @staticmethod

@@ -68,21 +68,3 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 def sentences(text: str) -> list[str]:
     return [text[begin:end] for begin, end in sentence_spans(text)]
-
-
-_TRAILING_MARKERS = re.compile(r"(?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+\s*$")
-_CLOSED = ".!?\"'”’)"
-
-
-def without_cut_sentence(text: str) -> str:
-    """`text` without its last sentence when generation stopped inside it (no closing
-    punctuation), if an earlier sentence says something: a cut-off fragment reads as a claim it
-    does not finish. A single cut sentence is kept (there is nothing else to show)."""
-    spans = sentence_spans(text)
-    if len(spans) < 2:
-        return text
-    start, end = spans[-1]
-    last = _TRAILING_MARKERS.sub("", text[start:end])
-    if not last or last.endswith(tuple(_CLOSED)) or not re.search(r"[^\W\d_]{2}", text[:start]):
-        return text
-    return text[:start].rstrip()

@@ -15,7 +15,6 @@ from qa import load_settings
 from qa.answering import Engine
 from qa.ingestion import ingest
 from qa.prompting import NOT_FOUND_TEXT
-from qa.sentences import without_cut_sentence
 from qa.types import Answer
 
 from .conftest import SEED_FILE, SEEDS, run_cli
@@ -161,21 +160,6 @@ def test_llm_unsupported_sentence_is_flagged(llm_engine: Engine, server: LLMServ
     assert answer.unsupported == ["The banks also banned all trade with Brazil."]
     assert "ICBC" in answer.text and answer.citations
     assert_well_cited(answer)
-
-
-@pytest.mark.parametrize(
-    ("text", "kept"),
-    [
-        ("ICBC and Bank of China [1]. Both banks also stopped lending to the", "ICBC and Bank of China [1]."),
-        ("ICBC and Bank of China [1]. Both banks stopped lending [2]", "ICBC and Bank of China [1]."),
-        ("ICBC and Bank of China [1]. Both banks stopped lending [2].", None),  # finished
-        ('He said "we stopped." [1]', None),
-        ("Both banks also stopped lending to the", None),  # nothing else to show
-        ("1. Both banks also stopped lending to the", None),  # a bare list number says nothing
-    ],
-)
-def test_without_cut_sentence(text: str, kept: str | None) -> None:
-    assert without_cut_sentence(text) == (text if kept is None else kept)
 
 
 @pytest.mark.parametrize("finish_reason", ["length", "stop"])
