@@ -13,7 +13,6 @@ import os
 import re
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,15 +159,29 @@ def test_timeout_falls_back_to_the_extractive_answer(seed_index: Path, embedding
     local_model.lock.release()
 
 
-def test_abandoned_stream_stops_generating(engine: Engine, local_model: LoadedModel) -> None:
-    passages = engine.retriever.search(BANKS).passages
-    stream = engine.backend().stream(GenerationRequest("Describe everything in the passages in detail.", passages))
+def test_abandoned_stream_stops_generating(seed_index: Path, embeddings: Any, local_model: LoadedModel) -> None:
+    """Room for 1,024 tokens (about a minute): closing the stream after the first one stops the
+    generation at the next token, and the model is free again."""
+    long = Engine(load_settings(index_dir=seed_index, backend="local", local_max_new_tokens=1024), embeddings=embeddings)
+    passages = long.retriever.search(BANKS).passages
+    stream = long.backend().stream(GenerationRequest("Describe everything in the passages in detail.", passages))
     assert next(stream)
-    started = time.monotonic()
     stream.close()
-    assert local_model.lock.acquire(timeout=10)
+    assert local_model.lock.acquire(timeout=60)
     local_model.lock.release()
-    assert time.monotonic() - started < 5  # stopped at the next token, not at max_new_tokens
+    assert local_model.last_stop is not None
+    reason, tokens = local_model.last_stop
+    assert reason == "cancelled" and tokens < 20, local_model.last_stop
+    long.close()
+
+
+def test_follow_up_is_asked_as_a_standalone_question(engine: Engine) -> None:
+    passages = engine.retriever.search(BANKS).passages
+    history = [{"role": "user", "content": BANKS}, {"role": "assistant", "content": "ICBC and Bank of China [1]."}]
+    backend = engine.backend()
+    assert isinstance(backend, LocalBackend)
+    (_, _), (_, user) = backend.messages(GenerationRequest("And why did they do it?", passages, history))
+    assert user.endswith(f"Question: {BANKS} And why did they do it?"), user[-200:]
 
 
 def test_answer_cut_at_the_length_limit_is_reported(seed_index: Path, embeddings: Any, engine: Engine) -> None:
@@ -228,7 +241,7 @@ def test_sentence_joining_two_passages_cites_both(embeddings: Any) -> None:
     a name neither holds still leaves it unsupported."""
     passages = [
         passage("Two state banks limited financing for raw materials from Russia for fear of sanctions."),
-        passage("ICBC is the largest bank by assets. Bank of China trades the most currency.", 1),
+        passage("Prices rose. ICBC and Bank of China are the largest state banks.", 1),
         passage("Prices of used cars rose again in May.", 2),
     ]
     joined = "Two state banks, ICBC and Bank of China, limited financing for raw materials from Russia."
@@ -236,7 +249,7 @@ def test_sentence_joining_two_passages_cites_both(embeddings: Any) -> None:
     assert not checked.unsupported and checked.text.endswith("from Russia [1][2].")
     assert [c.quote for c in checked.citations] == [
         "Two state banks limited financing for raw materials from Russia for fear of sanctions.",
-        "ICBC is the largest bank by assets.",
+        "ICBC and Bank of China are the largest state banks.",
     ]
     invented = "Two state banks, ICBC and Deutsche Bank, limited financing for raw materials from Russia."
     assert CitationChecker(embeddings).check(invented, passages).unsupported == [invented]
@@ -252,6 +265,54 @@ def test_list_numbers_and_questions_are_not_claims(embeddings: Any) -> None:
     assert CitationChecker(embeddings).check("2. Toyota is recalling 3 cars.", RECALLS).unsupported == [
         "Toyota is recalling 3 cars."
     ]
+
+
+def test_pair_support_does_not_launder_a_swapped_name_or_number(embeddings: Any) -> None:
+    """The partner passage may only name who the supporting sentence leaves unnamed, in a
+    sentence about the same thing: not replace a name, not supply a number."""
+    passages = [
+        passage("Toyota recalled 2.9 million cars over faulty airbags in March."),
+        passage("Ford reported higher quarterly profits. Sales grew 5 percent.", 1),
+    ]
+    checker = CitationChecker(embeddings)
+    for claim in ["Ford recalled 2.9 million cars over faulty airbags.", "Toyota recalled 5 million cars over faulty airbags."]:
+        checked = checker.check(claim, passages)
+        assert checked.unsupported == [claim] and not checked.citations, checked
+
+
+@pytest.mark.parametrize(
+    ("claim", "flagged"),
+    [
+        ("Based on the passages, I think Ford is recalling 2.9 million vehicles.", False),  # "I" is no name
+        ("According to Passage 1, Ford is recalling 2.9 million vehicles.", False),  # nor "Passage 1"
+        ("Which carmaker is recalling vehicles?", False),  # the question, echoed
+        ("Did Honda recall 7 million cars in 2019?", True),  # a question stating what no passage does
+        ("Honda recalled 7 million trucks in 2019:", True),  # a lead-in stating it
+        ("The carmaker recalling vehicles is:", False),
+    ],
+)
+def test_what_counts_as_a_claim(embeddings: Any, claim: str, flagged: bool) -> None:
+    checked = CitationChecker(embeddings).check(claim, RECALLS, question="Which carmaker is recalling vehicles?")
+    assert bool(checked.unsupported) is flagged, checked
+    if not flagged and "2.9" in claim:
+        assert checked.citations and checked.text.endswith("[1].")
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Ford is recalling 2.9 million vehicles [1]. Dealers will also fix the", "Ford is recalling 2.9 million vehicles [1]."),
+        ("Ford is recalling 2.9 million vehicles. [1] Dealers will also fix the", "Ford is recalling 2.9 million vehicles [1]."),
+        ("Ford is recalling 2.9 million vehicles [1].\n1. Dealers will fix", "Ford is recalling 2.9 million vehicles [1]."),
+        ("Ford is recalling 2.9 million vehicles [1]. Dealers will fix it [1].", None),  # finished
+        ("The answer is:\nFord is recalling 2.9 million vehicles that may", None),  # nothing claimed before it
+        ("Sure. Ford is recalling 2.9 million", None),
+    ],
+)
+def test_a_cut_off_answer_loses_its_unfinished_sentence(embeddings: Any, text: str, kept: str | None) -> None:
+    checked = CitationChecker(embeddings).check(text, RECALLS, cut_off=True)
+    assert checked.text == (kept if kept is not None else CitationChecker(embeddings).check(text, RECALLS).text)
+    assert [c.n for c in checked.citations] == sorted({int(n) for n in re.findall(r"\[(\d+)\]", checked.text)})
 
 
 def test_repeats_and_framing_are_not_claims(embeddings: Any) -> None:
@@ -314,3 +375,9 @@ def test_unloadable_model_is_a_config_error(tmp_path: Path, local_model: LoadedM
     (tmp_path / "broken.gguf").write_bytes(b"not a gguf file")
     with pytest.raises(ConfigError, match="broken.gguf cannot be loaded"):
         load_model(resolve_model(str(tmp_path / "broken.gguf")))
+    # A model folder whose config is wrong: the loader's own exception types end as ConfigError too.
+    folder = tmp_path / "bad-config"
+    folder.mkdir()
+    (folder / "config.json").write_text('{"model_type": "llama", "hidden_size": "abc"}', encoding="utf-8")
+    with pytest.raises(ConfigError, match="bad-config cannot be loaded"):
+        load_model(resolve_model(str(folder)))

@@ -116,7 +116,9 @@ def check_packages(location: ModelLocation) -> None:
 @dataclass
 class LoadedModel:
     """A tokenizer and model in memory, shared by every LocalBackend of the process that names
-    the same location. `lock` serialises generations; `generations` counts them."""
+    the same location. `lock` serialises generations; `generations` counts them; `last_stop` says
+    why the last one ended ("end", "length", "repetition", "cancelled", "timeout") and after how
+    many tokens."""
 
     location: ModelLocation
     tokenizer: Any
@@ -124,19 +126,29 @@ class LoadedModel:
     load_s: float
     lock: threading.Lock = field(default_factory=threading.Lock)
     generations: int = 0
+    threads: int | None = None
+    last_stop: tuple[str, int] | None = None
 
 
-_models: dict[tuple[ModelLocation, int | None], LoadedModel] = {}
+_models: dict[ModelLocation, LoadedModel] = {}
 _models_lock = threading.Lock()
 
 
 def load_model(location: ModelLocation, threads: int | None = None) -> LoadedModel:
     """The model at `location`, loaded on the first call and cached for the process (a GGUF file
-    is de-quantised to float32 on load: about 15-40 s for SmolLM2-135M on 2 cores)."""
-    key = (location, threads)
+    is de-quantised to float32 on load: about 15-40 s for SmolLM2-135M on 2 cores). One copy per
+    location: torch's thread count is process-wide, so the first caller's `threads` holds."""
     with _models_lock:
-        if key in _models:
-            return _models[key]
+        if location in _models:
+            loaded = _models[location]
+            if threads and threads != loaded.threads:
+                logger.warning(
+                    "local model %s already runs with %s threads; QA_LOCAL_THREADS=%d ignored (process-wide)",
+                    location.label,
+                    loaded.threads or "all",
+                    threads,
+                )
+            return loaded
         started = time.perf_counter()
         try:
             import torch
@@ -153,14 +165,14 @@ def load_model(location: ModelLocation, threads: int | None = None) -> LoadedMod
         try:
             tokenizer = AutoTokenizer.from_pretrained(location.folder, **options)
             model = AutoModelForCausalLM.from_pretrained(location.folder, dtype=torch.float32, **options)
-        except (OSError, ValueError, ImportError, RuntimeError) as exc:
+        except Exception as exc:  # any loader failure (bad config, truncated weights): one clear message
             raise ConfigError(f"local model {location.label} cannot be loaded (QA_LOCAL_MODEL): {exc}") from exc
         model.eval()
         if getattr(tokenizer, "chat_template", None) is None:
             raise ConfigError(f"local model {location.label} has no chat template: use an instruct model")
-        loaded = LoadedModel(location, tokenizer, model, time.perf_counter() - started)
+        loaded = LoadedModel(location, tokenizer, model, time.perf_counter() - started, threads=threads)
         logger.info("local model %s loaded in %.1f s", location.label, loaded.load_s)
-        _models[key] = loaded
+        _models[location] = loaded
         return loaded
 
 
@@ -175,11 +187,13 @@ class _Stop:
         self.cancelled = cancelled
         self.reason: str | None = None
         self.generated = 0
+        self.last_token: int | None = None
 
     def __call__(self, input_ids: torch.LongTensor, scores: Any = None, **kwargs: Any) -> torch.BoolTensor:
         import torch
 
         self.generated = input_ids.shape[1] - self.prompt_tokens
+        self.last_token = int(input_ids[0, -1]) if self.generated else None
         if self.cancelled.is_set():
             self.reason = "cancelled"
         elif time.monotonic() > self.deadline:
@@ -217,7 +231,8 @@ class LocalBackend:
 
     def messages(self, request: GenerationRequest) -> ChatMessages:
         """The prompt (variants were measured in benchmarks/local_backend.py; this one won)."""
-        return compact_answer_messages(request.question, request.passages)
+        question = heuristic_condense(request.question, request.history) if request.history else request.question
+        return compact_answer_messages(question, request.passages)
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """Text deltas as the model writes them; BackendError when it fails, writes nothing, or
@@ -254,8 +269,13 @@ class LocalBackend:
                 if not loaded.lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
                     raise BackendError(f"{self.name}: the model was busy with other answers for {timeout:g} s")
                 try:
+                    if cancelled.is_set() or time.monotonic() > deadline:
+                        stop.reason = stop.reason or ("cancelled" if cancelled.is_set() else "timeout")
+                        streamer.end()
+                        return  # the consumer gave up while we waited for the model
                     loaded.generations += 1
                     loaded.model.generate(**encoded, **options)
+                    loaded.last_stop = (stop.reason or self._ending(stop, loaded, options), stop.generated)
                 finally:
                     loaded.lock.release()
             except BaseException as exc:  # reported to the consumer below
@@ -286,7 +306,16 @@ class LocalBackend:
             raise BackendError(f"{self.name}: the model returned an empty answer")
         if stop.reason == "repetition":
             logger.info("%s: stopped a repeating answer", self.name)
-        request.cut_off = stop.reason is None and stop.generated >= options["max_new_tokens"]
+        # Stopped inside a sentence: at the length limit, or a loop cut short (its last fragment).
+        request.cut_off = stop.reason == "repetition" or self._ending(stop, loaded, options) == "length"
+
+    @staticmethod
+    def _ending(stop: _Stop, loaded: LoadedModel, options: dict[str, Any]) -> str:
+        """ "length" when generation ran to max_new_tokens without writing an end token."""
+        configured = loaded.model.generation_config.eos_token_id
+        ends = set(configured if isinstance(configured, list) else [configured])
+        ends.add(loaded.tokenizer.eos_token_id)
+        return "length" if stop.generated >= options["max_new_tokens"] and stop.last_token not in ends else "end"
 
     def condense(self, question: str, history: Sequence[Message]) -> str:
         """The heuristic rewrite (the previous question prepended to a follow-up): a 135M model
