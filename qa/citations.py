@@ -7,13 +7,17 @@
    them; "Toyota recalled 2.9 million cars" is not supported by a sentence about Ford recalling
    2.9 million, however similar the two sound). A sentence joining two passages ("The two banks
    that limited financing were ICBC and Bank of China": what they did in one passage, their
-   names in another) is supported by the pair: one passage says the same, and the two together
-   hold its numbers and names; it cites both. Citations of passages that do not support the
-   sentence are dropped; a sentence that cites nothing, or only passages that do not support it,
-   gets the marker of the passage that supports it best (post-hoc citation: how answers from a
-   small model, which rarely cites right, get theirs); a sentence no passage supports keeps its
-   markers and is listed in `unsupported`. A sentence repeating an earlier one, or a last
-   fragment that restarts one (a model stopped while looping), is dropped.
+   names in another) is supported by the pair when the first passage's sentence says the same,
+   holds its numbers and names no one it does not, and a sentence of the second, sharing a term
+   with it, holds the names the first lacks; it cites both. Citations of passages that do not
+   support the sentence are dropped; a sentence that cites nothing, or only passages that do not
+   support it, gets the marker of the passage that supports it best (post-hoc citation: how
+   answers from a small model, which rarely cites right, get theirs); a sentence no passage
+   supports keeps its markers and is listed in `unsupported`. A sentence repeating an earlier
+   one, or a last fragment that restarts one (a model stopped while looping), is dropped, and so
+   is the unfinished last sentence of an answer cut at the writer's length limit. Sentences
+   that claim nothing are not checked: a bare list number, a short lead-in, a question or a
+   line ending in ":" that states no number or name beyond the question's.
 3. Citations are exactly the passages the final text cites, renumbered 1..n in order of first use,
    each with the passage sentence that supports it (`quote`, at passage.text[start:end]).
 """
@@ -92,8 +96,8 @@ def _normal(text: str) -> str:
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"(?<![\w'’])[A-Z][\w'’&.-]*")
 _ACRONYM_DOT = re.compile(r"(?<=\b[A-Za-z])\.(?=[A-Za-z]\.|\s|$)")
-#: "Passage 2", "source [1]": how models refer to the passages; neither a name nor a number.
-_PASSAGE_REFERENCE = re.compile(r"\b(?:passages?|sources?|documents?)\s*\[?\d+\]?", re.I)
+#: "Passage 2", "source [1]", "Passages:": how models refer to the passages; neither a name nor a number.
+_PASSAGE_REFERENCE = re.compile(r"\b(?:passages?|sources?|documents?)\b(?:\s*\[?\d+\]?)?", re.I)
 _FIRST_PERSON = re.compile(r"I(?:['’](?:m|ve|d|ll))?")
 _CLOSING = ".!?\"'”’)"
 _ENUMERATOR = re.compile(r"\(?(?:\d{1,3}|[a-zA-Z])[.)]")  # "1." "2)" "(a)" alone
@@ -187,7 +191,7 @@ class CitationChecker:
         """`question`: what was asked (a sentence echoing it claims nothing); `cut_off`: the
         writer stopped at its length limit, so an unfinished last sentence is dropped when a
         claim precedes it."""
-        asked = Facts.of_claim(question)
+        asked = Facts.of_passage(question)  # every word of it: an echo may start mid-sentence
         claims = _drop_repeats(_split_claims(text, len(passages)))
         if cut_off:
             claims = self._without_cut_claim(claims, asked)
