@@ -33,7 +33,7 @@ from qa.answering import Engine  # noqa: E402
 from qa.backends.base import GenerationRequest  # noqa: E402
 from qa.backends.local_backend import LocalBackend  # noqa: E402
 from qa.config import load_settings  # noqa: E402
-from qa.evaluate import contains_answer, load_eval, machine, parse_date, peak_rss_mb  # noqa: E402
+from qa.evaluate import contains_answer, load_eval, machine, parse_date, peak_rss_mb, percentile  # noqa: E402
 from qa.prompting import (  # noqa: E402
     COMPACT_SYSTEM_PROMPT,
     NOT_FOUND_TEXT,
@@ -87,11 +87,6 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "compact-5-penalties": {"repetition_penalty": 1.1, "no_repeat_ngram_size": 4},
     "compact-5-48tokens": {"max_new_tokens": 48},
 }
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    ordered = sorted(values) or [0.0]
-    return round(ordered[min(len(ordered) - 1, int(len(ordered) * share))], 1)
 
 
 def run(

@@ -170,7 +170,7 @@ def _drop_repeats(claims: list[_Claim]) -> list[_Claim]:
     seen: list[str] = []
     for position, claim in enumerate(claims):
         plain = _normal(claim.text)
-        unfinished = position == len(claims) - 1 and claim.text[-1] not in ".!?\"'”’)"
+        unfinished = position == len(claims) - 1 and claim.text[-1] not in _CLOSING
         repeated = plain in seen or (len(plain.split()) >= 4 and any(plain in earlier for earlier in seen))
         if plain and (repeated or (unfinished and any(plain in earlier for earlier in seen))):
             continue
@@ -269,11 +269,16 @@ class CitationChecker:
         self, claims: Sequence[_Claim], passages: Sequence[Passage], spans: Sequence[list[tuple[int, int]]]
     ) -> None:
         flat = [(index, start, end) for index, passage_spans in enumerate(spans) for start, end in passage_spans]
-        texts = [claim.text for claim in claims] + [passages[i].text[s:e] for i, s, e in flat]
-        vectors = self.embeddings.embed_array(texts)
+        sentences = [passages[i].text[s:e] for i, s, e in flat]
+        vectors = self.embeddings.embed_array([claim.text for claim in claims] + sentences)
         claim_vectors, sentence_vectors = vectors[: len(claims)], vectors[len(claims) :]
         similarity = claim_vectors @ sentence_vectors.T if len(flat) else np.zeros((len(claims), 0))
-        sentence_terms = [set(terms(passages[i].text[s:e])) for i, s, e in flat]
+        sentence_terms = [set(terms(sentence)) for sentence in sentences]
+        #: (passage, start, end), terms, words of each sentence: where a pair's partner is looked for
+        candidates = [
+            (place, held, _words_in(sentence))
+            for place, held, sentence in zip(flat, sentence_terms, sentences, strict=True)
+        ]
         passage_facts = [Facts.of_passage(passage.title + "\n" + passage.text) for passage in passages]
         for row, claim in enumerate(claims):
             claim_terms = set(terms(claim.text))
@@ -285,7 +290,9 @@ class CitationChecker:
                 if cosine < SIMILARITY_SUPPORT and recall < LEXICAL_SUPPORT:
                     continue
                 if not claim_facts.within(passage_facts[index]):
-                    partner = self._partner(claim, claim_facts, index, passages[index].text[start:end], passages, spans)
+                    partner = self._partner(
+                        claim_terms, claim_facts, index, passage_facts[index], sentences[column], candidates
+                    )
                     if partner and (index not in claim.joint or score > claim.joint[index][0][0]):
                         claim.joint[index] = ((score, start, end), partner)
                     continue
@@ -294,32 +301,27 @@ class CitationChecker:
 
     @staticmethod
     def _partner(
-        claim: _Claim,
+        claim_terms: set[str],
         claim_facts: Facts,
         index: int,
+        passage: Facts,
         sentence: str,
-        passages: Sequence[Passage],
-        spans: Sequence[list[tuple[int, int]]],
+        candidates: Sequence[tuple[tuple[int, int, int], set[str], set[str]]],
     ) -> tuple[int, int, int] | None:
         """A sentence of another passage that names who or what `sentence` (of passage `index`,
-        which says the same as the claim) leaves unnamed: it holds every name the passage lacks and
-        shares another term with the claim. Numbers never come from the partner, and `sentence`
-        must name nobody the claim does not (else the claim swapped a name: "Ford recalled" over
-        "Toyota recalled")."""
-        passage = Facts.of_passage(passages[index].title + "\n" + passages[index].text)
+        whose facts are `passage`; it says the same as the claim) leaves unnamed: it holds every
+        name the passage lacks and shares another term with the claim. Numbers never come from
+        the partner, and `sentence` must name nobody the claim does not (else the claim swapped a
+        name: "Ford recalled" over "Toyota recalled")."""
         missing_names = claim_facts.names - passage.names
         if not claim_facts.numbers <= passage.numbers or not missing_names:
             return None
         if Facts.of_claim(sentence).names - claim_facts.names:
             return None
-        other_terms = set(terms(claim.text)) - set(terms(" ".join(missing_names)))
-        for other in range(len(passages)):
-            if other == index:
-                continue
-            for start, end in spans[other]:
-                text = passages[other].text[start:end]
-                if missing_names <= Facts.of_passage(text).names and other_terms & set(terms(text)):
-                    return other, start, end
+        other_terms = claim_terms - set(terms(" ".join(missing_names)))
+        for (other, start, end), held_terms, words in candidates:
+            if other != index and missing_names <= words and other_terms & held_terms:
+                return other, start, end
         return None
 
     @staticmethod

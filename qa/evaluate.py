@@ -50,6 +50,12 @@ def contains_answer(text: str, answers: Sequence[str]) -> bool:
     return any(normalise(answer) and normalise(answer) in haystack for answer in answers)
 
 
+def percentile(values: Sequence[float], share: float) -> float:
+    """The value `share` of the way up the sorted values (nearest rank below), rounded to 0.1."""
+    ordered = sorted(values) or [0.0]
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * share))], 1)
+
+
 def peak_rss_mb() -> float:
     """This process's peak resident memory (VmHWM: unlike ru_maxrss, not inherited across exec)."""
     try:
@@ -132,7 +138,6 @@ class Scores:
 
     def metrics(self) -> dict[str, float]:
         gold = len(self.first_hits) or 1
-        latencies = sorted(self.latencies) or [0.0]
 
         def hits(k: int) -> float:
             return sum(1 for rank in self.first_hits if rank is not None and rank <= k) / gold
@@ -145,8 +150,8 @@ class Scores:
             "answer_containment": round(self.answer_hits / max(self.asked, 1), 4),
             "context_containment": round(self.context_hits / max(self.asked, 1), 4),
             "not_found_rate": round(self.not_found / max(self.asked, 1), 4),
-            "latency_p50_ms": round(latencies[len(latencies) // 2], 1),
-            "latency_p95_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 1),
+            "latency_p50_ms": percentile(self.latencies, 0.5),
+            "latency_p95_ms": percentile(self.latencies, 0.95),
             "queries": self.asked,
             "queries_with_gold": len(self.first_hits),
         }

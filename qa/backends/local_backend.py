@@ -127,7 +127,13 @@ class LoadedModel:
     lock: threading.Lock = field(default_factory=threading.Lock)
     generations: int = 0
     threads: int | None = None
-    last_stop: tuple[str, int] | None = None
+    last_stop: tuple[str | None, int] | None = None
+
+    @property
+    def end_tokens(self) -> set[int]:
+        """Token ids that end an answer (the generation config's and the tokenizer's)."""
+        configured = self.model.generation_config.eos_token_id
+        return {*(configured if isinstance(configured, list) else [configured]), self.tokenizer.eos_token_id}
 
 
 _models: dict[ModelLocation, LoadedModel] = {}
@@ -178,8 +184,8 @@ def load_model(location: ModelLocation, threads: int | None = None) -> LoadedMod
 
 class _Stop:
     """A StoppingCriteria (duck-typed: generate only calls it): stops on the deadline, when the
-    consumer went away, or when the answer starts repeating itself; says which, and counts the
-    tokens written (to tell an answer cut at the length limit)."""
+    consumer went away, or when the answer starts repeating itself; says which (finish() names a
+    normal end: "length" or "end"), and counts the tokens written."""
 
     def __init__(self, prompt_tokens: int, deadline: float, cancelled: threading.Event) -> None:
         self.prompt_tokens = prompt_tokens
@@ -201,6 +207,13 @@ class _Stop:
         elif repeats(input_ids[0, self.prompt_tokens :].tolist(), REPEAT_TOKENS):
             self.reason = "repetition"
         return torch.full((input_ids.shape[0],), self.reason is not None, dtype=torch.bool)
+
+    def finish(self, max_new_tokens: int, end_tokens: set[int]) -> None:
+        """Once generate() returned without a stop of ours: "length" when it ran to
+        max_new_tokens without writing an end token (the last sentence is unfinished), else "end"."""
+        if self.reason is None:
+            cut = self.generated >= max_new_tokens and self.last_token not in end_tokens
+            self.reason = "length" if cut else "end"
 
 
 def repeats(tokens: Sequence[int], size: int) -> bool:
@@ -231,8 +244,7 @@ class LocalBackend:
 
     def messages(self, request: GenerationRequest) -> ChatMessages:
         """The prompt (variants were measured in benchmarks/local_backend.py; this one won)."""
-        question = heuristic_condense(request.question, request.history) if request.history else request.question
-        return compact_answer_messages(question, request.passages)
+        return compact_answer_messages(heuristic_condense(request.question, request.history), request.passages)
 
     def stream(self, request: GenerationRequest) -> Iterator[str]:
         """Text deltas as the model writes them; BackendError when it fails, writes nothing, or
@@ -275,7 +287,8 @@ class LocalBackend:
                         return  # the consumer gave up while we waited for the model
                     loaded.generations += 1
                     loaded.model.generate(**encoded, **options)
-                    loaded.last_stop = (stop.reason or self._ending(stop, loaded, options), stop.generated)
+                    stop.finish(options["max_new_tokens"], loaded.end_tokens)
+                    loaded.last_stop = (stop.reason, stop.generated)
                 finally:
                     loaded.lock.release()
             except BaseException as exc:  # reported to the consumer below
@@ -307,15 +320,7 @@ class LocalBackend:
         if stop.reason == "repetition":
             logger.info("%s: stopped a repeating answer", self.name)
         # Stopped inside a sentence: at the length limit, or a loop cut short (its last fragment).
-        request.cut_off = stop.reason == "repetition" or self._ending(stop, loaded, options) == "length"
-
-    @staticmethod
-    def _ending(stop: _Stop, loaded: LoadedModel, options: dict[str, Any]) -> str:
-        """ "length" when generation ran to max_new_tokens without writing an end token."""
-        configured = loaded.model.generation_config.eos_token_id
-        ends = set(configured if isinstance(configured, list) else [configured])
-        ends.add(loaded.tokenizer.eos_token_id)
-        return "length" if stop.generated >= options["max_new_tokens"] and stop.last_token not in ends else "end"
+        request.cut_off = stop.reason in ("length", "repetition")
 
     def condense(self, question: str, history: Sequence[Message]) -> str:
         """The heuristic rewrite (the previous question prepended to a follow-up): a 135M model
