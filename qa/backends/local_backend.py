@@ -11,7 +11,7 @@ transformers' own `repetition_penalty` and `no_repeat_ngram_size` also count the
 forbid copying from the passages: on rtqa-dev they raised the share of unsupported answer
 sentences from 0.51 to 0.89 ("Covid-18", "the Federal Bank").
 
-The model is loaded once per process (per location and thread count) on the first question, so a
+The model is loaded once per process (one copy per location) on the first question, so a
 not-found question never loads it; generations run one at a time, because two on the same cores
 only make both slower. Generation runs in a thread feeding a TextIteratorStreamer; the total time
 is bounded by settings.llm_timeout_s like the other backends, and an abandoned stream stops it.
@@ -142,8 +142,9 @@ _models_lock = threading.Lock()
 
 def load_model(location: ModelLocation, threads: int | None = None) -> LoadedModel:
     """The model at `location`, loaded on the first call and cached for the process (a GGUF file
-    is de-quantised to float32 on load: about 15-40 s for SmolLM2-135M on 2 cores). One copy per
-    location: torch's thread count is process-wide, so the first caller's `threads` holds."""
+    is de-quantised to float32 on load: 13-14 s for SmolLM2-135M on 2 cores, about 30 s on a first,
+    cold load). One copy per location: torch's thread count is process-wide, so the first
+    caller's `threads` holds."""
     with _models_lock:
         if location in _models:
             loaded = _models[location]
