@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Ingest documents into the index: python ingest.py [PATH ...] [--rebuild] [--json] ..."""
+"""Ingest documents into the index: python ingest.py [PATH ...] [--rebuild] [--json] ... (or `qa ingest`)."""
 
 import sys
 

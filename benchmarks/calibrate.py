@@ -19,11 +19,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.answering import Engine  # noqa: E402
-from qa.backends.extractive import ExtractiveWeights, candidates, choose, compose  # noqa: E402
+from qa.answering.backends.extractive import ExtractiveWeights, candidates, choose, compose  # noqa: E402
+from qa.answering.engine import Engine  # noqa: E402
 from qa.config import load_settings  # noqa: E402
 from qa.evaluate import contains_answer, load_eval, parse_date, write_documents  # noqa: E402
-from qa.ingestion import ingest  # noqa: E402
+from qa.ingestion.pipeline import ingest  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval" / "rtqa-dev"
 WORK = ROOT / "benchmarks" / "work"
@@ -68,7 +68,11 @@ def main() -> None:
     rows = {}
     for name, eng, questions in (
         ("rtqa on rtqa", engine, [(q["query"], parse_date(q.get("date"))) for q in queries]),
-        ("rtqa-with-gold on rtqa", engine, [(q["query"], parse_date(q.get("date"))) for q in queries if q["gold_doc_ids"]]),
+        (
+            "rtqa-with-gold on rtqa",
+            engine,
+            [(q["query"], parse_date(q.get("date"))) for q in queries if q["gold_doc_ids"]],
+        ),
         ("off-topic on rtqa", engine, [(q, None) for q in offtopic()]),
         ("off-topic on seeds", seed_engine, [(q, None) for q in offtopic()]),
         ("rtqa on seeds", seed_engine, [(q["query"], None) for q in queries]),
@@ -92,7 +96,7 @@ def sweep(engine: Engine, queries: list[dict]) -> None:
             cached.append((query, retrieval, []))
             continue
         found = candidates(
-            query["query"], retrieval.query_vector, retrieval.passages, engine.embeddings, engine.idf, 6
+            query["query"], retrieval.query_vector, retrieval.passages, engine.embeddings, retrieval.idf, 6
         )
         cached.append((query, retrieval, found))
     grid = {

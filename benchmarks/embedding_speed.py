@@ -19,8 +19,8 @@ from sentence_transformers import SentenceTransformer
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa.chunking import Chunker  # noqa: E402
 from qa.embeddings import resolve_model  # noqa: E402
+from qa.ingestion.chunking import Chunker  # noqa: E402
 
 
 def rate(model: SentenceTransformer, texts: list[str], batch_size: int, window: int | None = None) -> float:
@@ -42,11 +42,17 @@ def main() -> None:
     print(f"{len(texts)} chunks of <=200 tokens; torch {torch.__version__}, {torch.get_num_threads()} threads")
     for dtype in (torch.float32, torch.bfloat16):
         for attn in ("sdpa", "eager"):
-            model = SentenceTransformer(location, device="cpu", model_kwargs={"dtype": dtype, "attn_implementation": attn})
+            model = SentenceTransformer(
+                location, device="cpu", model_kwargs={"dtype": dtype, "attn_implementation": attn}
+            )
             vectors = model.encode(texts[:100], normalize_embeddings=True)
             cosine = float((np.asarray(vectors, dtype=np.float32) * reference).sum(1).min())
             for batch in (8, 16, 32, 64):
-                print(f"{str(dtype):15s} {attn:5s} batch {batch:3d}: {rate(model, texts, batch):6.1f} chunks/s  min cos {cosine:.4f}", flush=True)
+                print(
+                    f"{str(dtype):15s} {attn:5s} batch {batch:3d}: {rate(model, texts, batch):6.1f} chunks/s"
+                    f"  min cos {cosine:.4f}",
+                    flush=True,
+                )
     model = SentenceTransformer(location, device="cpu", model_kwargs={"dtype": torch.bfloat16})
     for threads in (1, 2, 4):
         torch.set_num_threads(threads)
@@ -71,7 +77,10 @@ def padding(multiple: int) -> None:
     # VmHWM, not ru_maxrss: a child's ru_maxrss starts at its parent's size across fork+exec
     status = Path("/proc/self/status").read_text()
     peak = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
-    print(f"bfloat16 pad to multiple of {multiple:2d}: {speed:6.1f} chunks/s, peak RSS {peak:.0f} MB ({len(texts)} chunks)")
+    print(
+        f"bfloat16 pad to multiple of {multiple:2d}: {speed:6.1f} chunks/s, peak RSS {peak:.0f} MB"
+        f" ({len(texts)} chunks)"
+    )
 
 
 if __name__ == "__main__":

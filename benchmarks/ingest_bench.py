@@ -177,13 +177,17 @@ folder, persist, dtype = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 class TutorialEmbeddings(Embeddings):
     """What HuggingFaceEmbeddings does: SentenceTransformer.encode with its defaults (batch 32)."""
     def __init__(self):
-        self.model = SentenceTransformer(resolve_model("all-MiniLM-L6-v2").location, device="cpu", model_kwargs={"dtype": getattr(torch, dtype)})
+        location = resolve_model("all-MiniLM-L6-v2").location
+        self.model = SentenceTransformer(location, device="cpu", model_kwargs={"dtype": getattr(torch, dtype)})
     def embed_documents(self, texts):
         return self.model.encode(texts).tolist()
     def embed_query(self, text):
         return self.embed_documents([text])[0]
 
-docs = [Document(page_content=p.read_text(encoding="utf-8"), metadata={"source": str(p)}) for p in sorted(folder.glob("*.txt"))]
+docs = [
+    Document(page_content=p.read_text(encoding="utf-8"), metadata={"source": str(p)})
+    for p in sorted(folder.glob("*.txt"))
+]
 splits = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200, add_start_index=True).split_documents(docs)
 client = chromadb.PersistentClient(path=persist, settings=Settings(anonymized_telemetry=False))
 store = Chroma(client=client, collection_name="baseline", embedding_function=TutorialEmbeddings())
@@ -198,20 +202,24 @@ def bench_baseline(folder: Path, dtype: str) -> dict:
     row gives it our CPU speed-up too, to separate the model's cost from the pipeline's."""
     persist = WORK / f"index-baseline-{dtype}"
     shutil.rmtree(persist, ignore_errors=True)
-    seconds, rss, out = run_process([sys.executable, "-c", BASELINE, str(folder), str(persist), dtype], dict(os.environ))
+    seconds, rss, out = run_process(
+        [sys.executable, "-c", BASELINE, str(folder), str(persist), dtype], dict(os.environ)
+    )
     info = json.loads(out)
     import chromadb
     from chromadb.config import Settings
 
     from qa.embeddings import SentenceEmbeddings
 
-    collection = chromadb.PersistentClient(path=str(persist), settings=Settings(anonymized_telemetry=False)).get_collection(
-        "baseline", embedding_function=None
-    )
+    collection = chromadb.PersistentClient(
+        path=str(persist), settings=Settings(anonymized_telemetry=False)
+    ).get_collection("baseline", embedding_function=None)
     embedder = SentenceEmbeddings("all-MiniLM-L6-v2", dtype=dtype)
 
     def search(text: str, k: int) -> list[tuple[str, str]]:
-        res = collection.query(query_embeddings=[embedder.embed_query(text)], n_results=k, include=["documents", "metadatas"])
+        res = collection.query(
+            query_embeddings=[embedder.embed_query(text)], n_results=k, include=["documents", "metadatas"]
+        )
         return [(Path(m["source"]).stem, d) for m, d in zip(res["metadatas"][0], res["documents"][0], strict=True)]
 
     return {
@@ -243,9 +251,15 @@ def main() -> None:
     for dtype in filter(None, args.baseline.split(",")):
         rows.append(bench_baseline(folder, dtype))
         print(json.dumps(rows[-1]), flush=True)
-    machine = {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(), "python": platform.python_version()}
+    machine = {
+        "cores": os.cpu_count(),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+    }
     try:
-        machine["cpu"] = next(row.split(":", 1)[1].strip() for row in open("/proc/cpuinfo") if row.startswith("model name"))
+        machine["cpu"] = next(
+            row.split(":", 1)[1].strip() for row in open("/proc/cpuinfo") if row.startswith("model name")
+        )
     except (OSError, StopIteration):
         pass
     RESULTS.mkdir(parents=True, exist_ok=True)
@@ -253,8 +267,22 @@ def main() -> None:
     existing = json.loads(out.read_text()) if out.exists() else {"rows": []}
     keep = [r for r in existing["rows"] if r["pipeline"] not in {row["pipeline"] for row in rows}]
     out.write_text(json.dumps({"machine": machine, "rows": keep + rows}, indent=2))
-    cols = ["pipeline", "documents", "chunks", "ingest_s", "docs_per_s", "chunks_per_s", "peak_rss_mb", "reingest_share",
-            "hits@1", "hits@4", "hits@10", "mrr@10", "context_containment@4", "query_p50_ms"]
+    cols = [
+        "pipeline",
+        "documents",
+        "chunks",
+        "ingest_s",
+        "docs_per_s",
+        "chunks_per_s",
+        "peak_rss_mb",
+        "reingest_share",
+        "hits@1",
+        "hits@4",
+        "hits@10",
+        "mrr@10",
+        "context_containment@4",
+        "query_p50_ms",
+    ]
     print("| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
     for row in keep + rows:
         print("| " + " | ".join(str(row.get(c)) for c in cols) + " |")

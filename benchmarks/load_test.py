@@ -58,7 +58,10 @@ def load_during_ingest(args: argparse.Namespace) -> dict[str, object]:
         started = time.monotonic()
         ingest = subprocess.Popen(
             [sys.executable, "ingest.py", str(corpus), "--index", str(app.index), "--json", "--quiet"],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         result = drive(app.url, app.pid, questions(), args.sessions, args.seconds, args.max_per_session)
         load_done = time.monotonic() - started

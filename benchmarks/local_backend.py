@@ -29,12 +29,10 @@ sys.path.insert(0, str(ROOT))
 
 from calibrate import EVAL, dated_index  # noqa: E402
 
-from qa.answering import Engine  # noqa: E402
-from qa.backends.base import GenerationRequest  # noqa: E402
-from qa.backends.local_backend import LocalBackend  # noqa: E402
-from qa.config import load_settings  # noqa: E402
-from qa.evaluate import contains_answer, load_eval, machine, parse_date, peak_rss_mb, percentile  # noqa: E402
-from qa.prompting import (  # noqa: E402
+from qa.answering.backends.base import GenerationRequest  # noqa: E402
+from qa.answering.backends.local_model import LocalBackend  # noqa: E402
+from qa.answering.engine import Engine  # noqa: E402
+from qa.answering.prompting import (  # noqa: E402
     COMPACT_SYSTEM_PROMPT,
     NOT_FOUND_TEXT,
     ChatMessages,
@@ -42,7 +40,9 @@ from qa.prompting import (  # noqa: E402
     compact_answer_messages,
     fit_passages,
 )
-from qa.sentences import sentence_spans  # noqa: E402
+from qa.config import load_settings  # noqa: E402
+from qa.evaluate import contains_answer, load_eval, machine, parse_date, peak_rss_mb, percentile  # noqa: E402
+from qa.text.sentences import sentence_spans  # noqa: E402
 from qa.types import Answer  # noqa: E402
 
 log = logging.getLogger("local_backend_bench")

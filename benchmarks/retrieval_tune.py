@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from ingest_bench import materialize, queries_for, score_retrieval  # noqa: E402
 
+from qa.answering.retrieval import Retriever  # noqa: E402
 from qa.config import load_settings  # noqa: E402
-from qa.retrieval import Retriever  # noqa: E402
 
 
 def main() -> None:

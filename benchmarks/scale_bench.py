@@ -200,9 +200,9 @@ def chunk_counts(documents: list[dict[str, Any]]) -> list[int]:
         counts = json.loads(cache.read_text())
         if len(counts) == len(documents):
             return counts
-    from qa.chunking import Chunker
     from qa.config import load_settings
-    from qa.loaders import load_bytes
+    from qa.ingestion.chunking import Chunker
+    from qa.ingestion.loaders import load_bytes
 
     settings = load_settings()
     chunker = Chunker(settings.chunk_tokens, settings.chunk_overlap, settings.tokenizer)
@@ -316,7 +316,7 @@ def derive(
     positions, its vector plus Gaussian noise (re-normalised), its metadata with a synthetic source."""
     import numpy as np
 
-    from qa.sentences import sentences
+    from qa.text.sentences import sentences
 
     parts = sentences(text)
     shift = (1 + i // n_real) % max(len(parts), 1)
@@ -335,13 +335,12 @@ def child_grow(
     index_dir: Path, target: int, batch: int, cosine: float, seed: int, chroma_url: str | None = None
 ) -> dict[str, Any]:
     import numpy as np
-    from langchain_core.documents import Document
 
-    from qa.bm25 import chunk_terms
     from qa.config import load_settings
     from qa.embeddings import SentenceEmbeddings
-    from qa.index import IndexWriter
-    from qa.records import FileRecord
+    from qa.store.records import FileRecord
+    from qa.store.vectors import term_row
+    from qa.store.writer import IndexWriter
 
     built: list[str] = []
 
@@ -402,9 +401,7 @@ def child_grow(
                     texts.append(new_text)
                     metas.append(new_meta)
                     vectors.append(noisy)
-                    terms.append(
-                        (new_key, new_meta["source"], chunk_terms(Document(page_content=new_text, metadata=new_meta)))
-                    )
+                    terms.append(term_row(new_key, new_text, new_meta))
                     entry = files.setdefault(number, [0, 0, int(new_meta.get("modified_ts", 0)) * 10**9])
                     entry[0] += 1
                     entry[1] += len(new_text.encode("utf-8"))
@@ -533,8 +530,8 @@ def step_grow(results: dict[str, Any], args: argparse.Namespace) -> None:
 # --- step 3: query latency -------------------------------------------------------------------
 def child_latency(index_dir: Path, questions: int, chroma_url: str | None) -> dict[str, Any]:
     from qa import Engine, load_settings
-    from qa.bm25 import SNAPSHOT_DIR, KeywordIndex
     from qa.evaluate import contains_answer
+    from qa.store.keywords import SNAPSHOT_DIR, KeywordIndex
 
     queries = load_queries()
     warm, asked = queries[-5:], queries[:questions]
@@ -937,9 +934,10 @@ def table(results: dict[str, Any]) -> str:
         )
     if growth:
         notes.append(
-            f"- Growth to {growth['chunks']:,} chunks: {growth['derived_chunks']:,} derived chunks in {growth['batches']} batches "
-            f"of {growth['batch']:,}, {growth['add_s']:.0f} s (Chroma add {growth['chroma_add_s']:.0f} s), peak RSS "
-            f"{growth['peak_rss_mb']:.0f} MB; commit {growth['commit_s']:.1f} s of which BM25 rebuild from cached tokens "
+            f"- Growth to {growth['chunks']:,} chunks: {growth['derived_chunks']:,} derived chunks in "
+            f"{growth['batches']} batches of {growth['batch']:,}, {growth['add_s']:.0f} s "
+            f"(Chroma add {growth['chroma_add_s']:.0f} s), peak RSS {growth['peak_rss_mb']:.0f} MB; "
+            f"commit {growth['commit_s']:.1f} s of which BM25 rebuild from cached tokens "
             f"{growth['bm25_build_s']:.1f} s."
         )
     if results.get("app"):
@@ -952,27 +950,34 @@ def table(results: dict[str, Any]) -> str:
     if results.get("update"):
         up = results["update"]
         notes.append(
-            f"- Incremental ingest of 1 file into the 100k index: {up['ingest_s']:.1f} s, BM25 rebuild {up['bm25_build_s']:.1f} s; "
-            f"first answer after it {up['first_answer_after_ingest_ms']:.0f} ms (reopen + new snapshot), warm p50 "
+            f"- Incremental ingest of 1 file into the 100k index: {up['ingest_s']:.1f} s, "
+            f"BM25 rebuild {up['bm25_build_s']:.1f} s; first answer after it "
+            f"{up['first_answer_after_ingest_ms']:.0f} ms (reopen + new snapshot), warm p50 "
             f"{up['warm_before']['p50_ms']:.0f} -> {up['warm_after']['p50_ms']:.0f} ms."
         )
     if results.get("bulk_update"):
         bulk = results["bulk_update"]
         notes.append(
-            f"- Incremental ingest of {bulk['documents']:,} files ({bulk['chunks_added']:,} new chunks) into the 100k index: "
-            f"{bulk['ingest_s']:.0f} s vs {bulk['same_folder_fresh_index_s']:.0f} s into a fresh index; {bulk['bm25_builds']} BM25 "
-            f"rebuilds, {bulk['bm25_build_total_s']:.1f} s in all; peak RSS {bulk['peak_rss_mb']:.0f} MB."
+            f"- Incremental ingest of {bulk['documents']:,} files ({bulk['chunks_added']:,} new chunks) "
+            f"into the 100k index: {bulk['ingest_s']:.0f} s vs {bulk['same_folder_fresh_index_s']:.0f} s into a fresh "
+            f"index; {bulk['bm25_builds']} BM25 rebuilds, {bulk['bm25_build_total_s']:.1f} s in all; "
+            f"peak RSS {bulk['peak_rss_mb']:.0f} MB."
         )
     for key in ("server", "server_100k"):
         if not results.get(key):
             continue
         srv = results[key]
         lat = srv["latency"]
-        grown = f", grown to {lat['chunks']:,} chunks in {srv['growth']['process_s']:.0f} s" if srv.get("growth") else ""
+        grown = (
+            f", grown to {lat['chunks']:,} chunks in {srv['growth']['process_s']:.0f} s" if srv.get("growth") else ""
+        )
         notes.append(
-            f"- Chroma server, {srv['size']} ({srv['ingest']['chunks']:,} chunks ingested{grown}): ingest {srv['ingest']['ingest_s']:.0f} s; answer p50/p95 "
-            f"{lat['answer']['p50_ms']:.0f}/{lat['answer']['p95_ms']:.0f} ms, search p50/p95 {lat['search']['p50_ms']:.0f}/"
-            f"{lat['search']['p95_ms']:.0f} ms; client RSS {lat['rss_after_questions_mb']:.0f} MB, server RSS {srv['server_rss_mb']:.0f} MB."
+            f"- Chroma server, {srv['size']} ({srv['ingest']['chunks']:,} chunks ingested{grown}): "
+            f"ingest {srv['ingest']['ingest_s']:.0f} s; answer p50/p95 "
+            f"{lat['answer']['p50_ms']:.0f}/{lat['answer']['p95_ms']:.0f} ms, "
+            f"search p50/p95 {lat['search']['p50_ms']:.0f}/{lat['search']['p95_ms']:.0f} ms; "
+            f"client RSS {lat['rss_after_questions_mb']:.0f} MB, "
+            f"server RSS {srv['server_rss_mb']:.0f} MB."
         )
     return "\n".join(lines + ([""] + notes if notes else []))
 

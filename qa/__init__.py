@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .answering import Engine, answer, stream_answer
+from .answering.engine import Engine, answer, stream_answer
+from .answering.retrieval import Retriever
 from .config import Settings, load_settings
 from .errors import (
     BackendError,
@@ -14,11 +15,11 @@ from .errors import (
     IngestError,
     QAError,
 )
-from .index import IndexReader, read_state
-from .ingestion import ingest
-from .retrieval import Retriever
-from .retriever import QARetriever, chain
-from .types import Answer, Citation, IngestReport, Passage, Skipped
+from .ingestion.pipeline import ingest
+from .langchain import QARetriever, chain
+from .store.pointer import read_state
+from .store.reader import IndexReader
+from .types import Answer, Citation, IngestReport, Passage, Progress, Skipped
 
 __all__ = [
     "Answer",
@@ -34,6 +35,7 @@ __all__ = [
     "IngestError",
     "IngestReport",
     "Passage",
+    "Progress",
     "QAError",
     "QARetriever",
     "Retriever",

@@ -1,4 +1,4 @@
-"""python -m qa ingest | search | stats"""
+"""python -m qa ask | ingest | search | stats | check | serve | app (the `qa` command)."""
 
 import sys
 

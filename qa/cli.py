@@ -1,4 +1,7 @@
-"""Command-line edges: argument parsing, logging setup, and QAError -> one line + exit 1."""
+"""Command-line edges: argument parsing, logging setup, and QAError -> one line + exit 1.
+
+`qa` (and `python -m qa`) ask | ingest | search | stats | check | serve | app; `python ingest.py`
+and `python app.py` are the same as `qa ingest` and `qa app`."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -61,7 +65,7 @@ def ingest_parser(prog: str = "ingest.py") -> argparse.ArgumentParser:
 
 def run_ingest(args: argparse.Namespace) -> int:
     from .config import load_settings
-    from .ingestion import ingest
+    from .ingestion.pipeline import ingest
 
     settings = load_settings(
         index_dir=args.index_dir,
@@ -73,7 +77,7 @@ def run_ingest(args: argparse.Namespace) -> int:
     show_progress = not args.quiet and not args.progress_json and sys.stderr.isatty()
 
     def emit(progress: Any) -> None:
-        print(json.dumps({"progress": progress.__dict__}), file=sys.stderr, flush=True)
+        print(json.dumps({"progress": progress.to_json()}), file=sys.stderr, flush=True)
 
     report = ingest(
         args.paths or None,
@@ -116,7 +120,7 @@ def ingest_main(argv: Sequence[str] | None = None) -> int:
 
 def _search_cmd(args: argparse.Namespace) -> int:
     from .config import load_settings
-    from .index import IndexReader
+    from .store.reader import IndexReader
 
     settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url)
     reader = IndexReader(settings)
@@ -132,7 +136,7 @@ def _search_cmd(args: argparse.Namespace) -> int:
 
 def _stats_cmd(args: argparse.Namespace) -> int:
     from .config import load_settings
-    from .index import IndexReader
+    from .store.reader import IndexReader
 
     settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url)
     reader = IndexReader(settings)
@@ -165,14 +169,12 @@ def print_answer(answer: Any, streamed: str) -> None:
 def _ask_cmd(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from .answering import Engine
+    from .answering.engine import Engine
     from .config import load_settings
     from .errors import ConfigError
     from .types import Answer
 
-    settings = load_settings(
-        index_dir=args.index_dir, chroma_url=args.chroma_url, backend=args.backend, top_k=args.k
-    )
+    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url, backend=args.backend, top_k=args.k)
     try:
         as_of = date.fromisoformat(args.as_of) if args.as_of else None
     except ValueError as exc:
@@ -196,8 +198,8 @@ def _ask_cmd(args: argparse.Namespace) -> int:
 
 
 def _check_cmd(args: argparse.Namespace) -> int:
-    from .check import check, format_report
     from .config import load_settings
+    from .store.check import check, format_report
 
     settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url)
     report = check(settings, repair=args.repair)
@@ -206,8 +208,8 @@ def _check_cmd(args: argparse.Namespace) -> int:
 
 
 def _serve_cmd(args: argparse.Namespace) -> int:
-    from .api import serve
     from .config import load_settings
+    from .openai_api import serve
 
     settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url, backend=args.backend)
     level = "error" if args.quiet else "debug" if args.verbose else "info"
@@ -225,11 +227,55 @@ def _index_options(command: argparse.ArgumentParser, json_output: bool = True) -
     command.add_argument("-v", "--verbose", action="store_true")
 
 
+def app_parser(prog: str = "app.py") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description="Serve the chat over your documents.", add_help=False)
+    parser.add_argument("-h", "--help", action="help", help="show this help message and exit")
+    parser.add_argument("--index", dest="index_dir", help="index folder (QA_INDEX_DIR, default vectorstore/)")
+    parser.add_argument(
+        "--docs", dest="docs_dir", help="documents folder: uploads and rebuilds (QA_DOCS_DIR, default seeds/)"
+    )
+    parser.add_argument("--host", help="address to bind (QA_HOST, default 127.0.0.1; 0.0.0.0 exposes the app)")
+    parser.add_argument("--port", type=int, help="port (QA_PORT, default 7860)")
+    parser.add_argument("--backend", help="extractive (default), openai, ollama or local (QA_BACKEND)")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    parser.set_defaults(quiet=False)
+    return parser
+
+
+def run_app(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .web.launch import serve_app
+
+    logging.getLogger("qa").setLevel(logging.INFO)
+    # The documents folder is what web users may read: symlinks out of it are never followed.
+    settings = load_settings(
+        index_dir=args.index_dir,
+        docs_dir=args.docs_dir,
+        host=args.host,
+        port=args.port,
+        backend=args.backend,
+        outside_symlinks=False,
+    )
+    serve_app(settings, started=args.started)
+    return 0
+
+
+@guarded
+def app_main(argv: Sequence[str] | None = None) -> int:
+    started = time.perf_counter()
+    quiet_third_parties()  # before gradio is imported: no analytics, no hub calls
+    args = app_parser().parse_args(argv)
+    args.started = started
+    setup_logging(quiet=False, verbose=args.verbose)
+    return run_app(args)
+
+
 @guarded
 def qa_main(argv: Sequence[str] | None = None) -> int:
-    """python -m qa ask|ingest|search|stats|check|serve"""
+    """qa ask|ingest|search|stats|check|serve|app"""
+    started = time.perf_counter()
     quiet_third_parties()
-    parser = argparse.ArgumentParser(prog="python -m qa")
+    parser = argparse.ArgumentParser(prog="qa", description="Ask your documents; every answer cites its sources.")
     commands = parser.add_subparsers(dest="command", required=True)
     ingest_cmd = commands.add_parser("ingest", parents=[ingest_parser("ingest")], add_help=False)
     ingest_cmd.set_defaults(handler=run_ingest)
@@ -258,6 +304,10 @@ def qa_main(argv: Sequence[str] | None = None) -> int:
     serve_cmd.add_argument("--backend", help="extractive (default), openai, ollama or local (QA_BACKEND)")
     _index_options(serve_cmd, json_output=False)
     serve_cmd.set_defaults(handler=_serve_cmd)
+    app_cmd = commands.add_parser(
+        "app", parents=[app_parser("qa app")], add_help=False, help="the web app (same as python app.py)"
+    )
+    app_cmd.set_defaults(handler=run_app, started=started)
     args = parser.parse_args(argv)
     setup_logging(args.quiet, args.verbose)
     return int(args.handler(args))

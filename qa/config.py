@@ -1,13 +1,22 @@
 """Settings: defaults in code, overridden by an optional TOML file, then QA_* env vars, then
-explicit overrides (CLI flags). Loaded once by an edge and passed down; no module globals."""
+explicit overrides (CLI flags). Loaded once by an edge and passed down; no module globals.
+
+A process started on behalf of another (the app's ingest child) gets the whole settings object
+as JSON in QA_SETTINGS_JSON (`Settings.for_child`), so every override reaches it, secrets
+included. Folders are made absolute when settings load, so they mean the same in any process
+whatever its working directory.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -18,6 +27,26 @@ from pydantic_settings import (
 from .errors import ConfigError
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+#: The environment variable carrying a whole settings object to a child process.
+SETTINGS_JSON_ENV = "QA_SETTINGS_JSON"
+
+
+class _SettingsJsonSource(PydanticBaseSettingsSource):
+    """Every field from QA_SETTINGS_JSON, when a parent process set it."""
+
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls)
+        raw = os.environ.get(SETTINGS_JSON_ENV)
+        try:
+            self._values: dict[str, Any] = json.loads(raw) if raw else {}
+        except ValueError as exc:
+            raise ConfigError(f"{SETTINGS_JSON_ENV} is not valid JSON: {exc}") from exc
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self._values.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {key: value for key, value in self._values.items() if key in self.settings_cls.model_fields}
 
 
 class Settings(BaseSettings):
@@ -47,7 +76,8 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(50.0, gt=0, description="Larger files are skipped.")
     outside_symlinks: bool = Field(
         True,
-        description="Follow symlinks that lead outside the folder being ingested (the app never does, for its documents folder).",
+        description="Follow symlinks that lead outside the folder being ingested "
+        "(the app never does, for its documents folder).",
     )
     index_batch_size: int = Field(256, ge=1, description="Chunks written to the index per batch.")
     lock_timeout_s: float = Field(600.0, ge=0, description="How long a writer waits for another.")
@@ -82,7 +112,9 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(60.0, gt=0, description="Seconds before an LLM call is given up (then: fallback).")
     openai_base_url: str | None = Field(None, description="OpenAI-compatible server (else $OPENAI_BASE_URL).")
     openai_model: str = Field("gpt-4o-mini", description="Model name sent to the OpenAI-compatible server.")
-    openai_api_key: SecretStr | None = Field(None, description="API key (else $OPENAI_API_KEY; local servers need none).")
+    openai_api_key: SecretStr | None = Field(
+        None, description="API key (else $OPENAI_API_KEY; local servers need none)."
+    )
     ollama_url: str = Field("http://127.0.0.1:11434", description="Ollama server (native API).")
     ollama_model: str = Field("llama3.2", description="Ollama model name.")
     local_model: str | None = Field(
@@ -100,7 +132,9 @@ class Settings(BaseSettings):
     # The web app
     host: str = Field("127.0.0.1", description="Address the app binds; 0.0.0.0 exposes it to the network.")
     port: int = Field(7860, ge=0, le=65535, description="Port of the app (0 = any free port).")
-    auth: SecretStr | None = Field(None, description="user:password[,user:password] or a file of user:password[:admin].")
+    auth: SecretStr | None = Field(
+        None, description="user:password[,user:password] or a file of user:password[:admin]."
+    )
     admins: str | None = Field(None, description="Users allowed to upload, remove and rebuild (default: all).")
     max_upload_mb: float = Field(50.0, gt=0, description="Largest file the app accepts for upload.")
     answer_concurrency: int = Field(4, ge=1, description="Answers computed at once; more wait in the queue.")
@@ -109,6 +143,13 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(
         None, description="Bearer token every API request must carry (Authorization: Bearer KEY); unset = none."
     )
+
+    @field_validator("index_dir", "docs_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        """Resolved against the working directory once, at load: a child process or a later
+        chdir cannot make the same setting name another folder."""
+        return Path(os.path.abspath(value.expanduser()))
 
     @field_validator("chunk_overlap")
     @classmethod
@@ -128,7 +169,36 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml_file = os.environ.get("QA_CONFIG", "qa.toml")
-        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+        return (
+            init_settings,
+            _SettingsJsonSource(settings_cls),
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    def revealed(self) -> dict[str, Any]:
+        """Every value as JSON data, secrets in clear (for a child process, never for display)."""
+        data = self.model_dump(mode="json")
+        for name, value in self:
+            if isinstance(value, SecretStr):
+                data[name] = value.get_secret_value()
+        return data
+
+    def for_child(self) -> dict[str, str]:
+        """The environment entry that hands these settings to a child process."""
+        return {SETTINGS_JSON_ENV: json.dumps(self.revealed())}
+
+    def fingerprint(self) -> str:
+        """A digest of every value, secrets included: tells settings apart without storing secrets."""
+        canonical = json.dumps(self.revealed(), sort_keys=True)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _describe(error: Any) -> str:
+    """One validation error as "field (QA_FIELD): message"."""
+    where = ".".join(str(part) for part in error["loc"]) or "settings"
+    variable = str(error["loc"][0]).upper() if error["loc"] else ""
+    return f"{where} (QA_{variable}): {error['msg']}"
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -140,8 +210,5 @@ def load_settings(**overrides: Any) -> Settings:
     try:
         return Settings(**given)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'} (QA_{str(err['loc'][0]).upper() if err['loc'] else ''}): {err['msg']}"
-            for err in exc.errors()
-        )
+        problems = "; ".join(_describe(err) for err in exc.errors())
         raise ConfigError(f"invalid settings: {problems}") from exc

@@ -90,9 +90,7 @@ def _load(location: str, threads: int | None, dtype: str) -> SentenceTransformer
     try:
         return SentenceTransformer(location, device="cpu", model_kwargs={"dtype": getattr(torch, dtype)})
     except (OSError, ValueError) as exc:
-        raise ConfigError(
-            f"embedding model {location!r} cannot be loaded offline (QA_EMBEDDING_MODEL): {exc}"
-        ) from exc
+        raise ConfigError(f"embedding model {location!r} cannot be loaded offline (QA_EMBEDDING_MODEL): {exc}") from exc
 
 
 class SentenceEmbeddings(Embeddings):

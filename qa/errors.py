@@ -1,4 +1,19 @@
-"""The exception tree. Edges (CLI, app) catch QAError and show its message; nothing else."""
+"""The exception tree. Every error this package raises on purpose is a QAError, raised with its
+cause chained; the edges (CLI, app, API) catch QAError and show its message, nothing else.
+
+    QAError
+    ├── ConfigError            a setting is invalid or names something that is not there
+    ├── IngestError            one file could not be ingested (the run goes on and reports it)
+    ├── IndexMissing           no index at the configured location yet
+    ├── IndexMismatch          the index was built with another embedding model
+    ├── IndexBusy              another process is writing to the index
+    ├── IndexStoreError        the store failed (Chroma unreachable, disk full, damaged files)
+    ├── BackendError           an answer backend failed (the engine falls back to extractive)
+    ├── IngestJobError         the app's ingest child failed
+    ├── DocumentsError         a change to the documents folder is refused
+    │   └── UploadRejected     one uploaded file cannot be stored
+    └── APIError               a request the OpenAI-compatible API refuses (status + fields)
+"""
 
 from __future__ import annotations
 
@@ -38,3 +53,39 @@ class IndexStoreError(QAError):
 
 class BackendError(QAError):
     """An answer backend failed."""
+
+
+class IngestJobError(QAError):
+    """The app's ingest child failed; the message is its one-line error."""
+
+
+class DocumentsError(QAError):
+    """A change to the documents folder is refused; the message is shown to the user."""
+
+
+class UploadRejected(DocumentsError):
+    """One uploaded file cannot be stored; `reason` is shown to the user."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class APIError(QAError):
+    """A request the OpenAI-compatible API refuses, with its HTTP status and OpenAI-style fields
+    (rendered by qa.openai_api)."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        type_: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type_
+        self.param = param
+        self.code = code

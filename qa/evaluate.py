@@ -35,9 +35,9 @@ from typing import Any
 from .cli import guarded, quiet_third_parties, setup_logging
 from .config import Settings, load_settings
 from .errors import ConfigError
+from .text.markers import strip_markers
 
 log = logging.getLogger(__name__)
-_MARKERS = re.compile(r"\[\d+\]")
 
 
 def normalise(text: str) -> str:
@@ -46,7 +46,7 @@ def normalise(text: str) -> str:
 
 
 def contains_answer(text: str, answers: Sequence[str]) -> bool:
-    haystack = normalise(_MARKERS.sub(" ", text))
+    haystack = normalise(strip_markers(text, " "))
     return any(normalise(answer) and normalise(answer) in haystack for answer in answers)
 
 
@@ -170,8 +170,8 @@ def evaluate_ours(
 ) -> dict[str, Any]:
     """Our pipeline's metrics; with `ablations` given, also fills in the retrieval metrics of plain
     dense, plain BM25 and hybrid without the recency prior, on the same index in the same run."""
-    from .answering import Engine
-    from .ingestion import ingest
+    from .answering.engine import Engine
+    from .ingestion.pipeline import ingest
 
     started = time.perf_counter()
     report = ingest([documents_dir], settings)
@@ -188,7 +188,7 @@ def evaluate_ours(
         context = " ".join(passage.text for passage in ranked[: settings.top_k])
         scores.add(query, [_doc_id(p.source) for p in ranked], context, answer.text, answer.not_found, latency)
     if ablations is not None:
-        from .retrieval import Retriever
+        from .answering.retrieval import Retriever
 
         plain = Retriever(settings.model_copy(update={"recency_days": 0}), reader=engine.retriever.reader)
         for mode in ("dense", "bm25", "hybrid"):
@@ -221,7 +221,8 @@ def evaluate_baseline(documents_dir: Path, queries: Sequence[dict[str, Any]], wo
     from langchain_core.documents import Document
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from .backends.extractive import compose, pick_sentences
+    from .answering.backends.extractive import compose, pick_sentences
+    from .answering.retrieval import uniform_weights
     from .embeddings import SentenceEmbeddings
     from .types import Passage
 
@@ -245,9 +246,6 @@ def evaluate_baseline(documents_dir: Path, queries: Sequence[dict[str, Any]], wo
     store.similarity_search("warm-up question", k=4)
     scores = Scores()
 
-    def uniform(words: Sequence[str]) -> dict[str, float]:
-        return dict.fromkeys(words, 1.0)
-
     for query in queries:
         ask_started = time.perf_counter()
         found = store.similarity_search(query["query"], k=4)
@@ -256,7 +254,7 @@ def evaluate_baseline(documents_dir: Path, queries: Sequence[dict[str, Any]], wo
             for i, doc in enumerate(found)
         ]
         vector = np.asarray(embeddings.embed_query(query["query"]), dtype=np.float32)
-        answer_text = compose(pick_sentences(query["query"], vector, passages, embeddings, uniform), passages)
+        answer_text = compose(pick_sentences(query["query"], vector, passages, embeddings, uniform_weights), passages)
         latency = (time.perf_counter() - ask_started) * 1000
         ranked = store.similarity_search(query["query"], k=10)
         context = " ".join(doc.page_content for doc in ranked[:4])

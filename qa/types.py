@@ -14,6 +14,23 @@ class Skipped:
     reason: str
 
 
+@dataclass(frozen=True)
+class Progress:
+    """Where an ingest run is: files looked at, of how many, and chunks written so far. The app's
+    ingest child sends these as JSON lines (`to_json` / `from_json`)."""
+
+    files_done: int
+    files_total: int
+    chunks_added: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"files_done": self.files_done, "files_total": self.files_total, "chunks_added": self.chunks_added}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Progress:
+        return cls(int(data["files_done"]), int(data["files_total"]), int(data["chunks_added"]))
+
+
 @dataclass
 class IngestReport:
     """What one ingest run did. `to_json()` is the `ingest.py --json` contract."""
@@ -53,6 +70,26 @@ class IngestReport:
             "embedding_model": self.embedding_model,
             "index_dir": self.index_dir,
         }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> IngestReport:
+        """The report back from its `to_json()` (the app reads its ingest child's)."""
+        files, chunks = data["files"], data["chunks"]
+        return cls(
+            files_added=int(files["added"]),
+            files_updated=int(files["updated"]),
+            files_unchanged=int(files["unchanged"]),
+            files_deleted=int(files["deleted"]),
+            chunks_added=int(chunks["added"]),
+            chunks_deleted=int(chunks["deleted"]),
+            chunks_total=int(chunks["total"]),
+            seconds=float(data["seconds"]),
+            skipped=[Skipped(str(item["path"]), str(item["reason"])) for item in data.get("skipped", [])],
+            warnings=[Skipped(str(item["path"]), str(item["warning"])) for item in data.get("warnings", [])],
+            rebuilt=bool(data.get("rebuilt", False)),
+            embedding_model=str(data.get("embedding_model", "")),
+            index_dir=str(data.get("index_dir", "")),
+        )
 
     def summary(self) -> str:
         """One human line for the CLI."""

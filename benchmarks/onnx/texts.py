@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, "/work/main")
-from qa.chunking import Chunker
+from qa.ingestion.chunking import Chunker
 
 chunker = Chunker(200, 40)
 texts = []

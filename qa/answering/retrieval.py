@@ -1,0 +1,142 @@
+"""Hybrid retrieval: dense (Chroma) and keyword (BM25) rankings fused by reciprocal rank fusion,
+near-duplicates removed, optionally restricted to some sources.
+
+Why both: dense search finds paraphrases, BM25 finds the rare names and numbers news questions
+turn on; on rtqa-dev the fusion beats either alone (benchmarks/README.md).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime
+
+import numpy as np
+
+from ..config import Settings
+from ..embeddings import SentenceEmbeddings
+from ..store.reader import IndexReader
+from ..types import Passage
+from .recency import asks_about_present, recency_factor
+
+_WORDS = re.compile(r"\w+")
+
+
+def uniform_weights(words: Sequence[str]) -> dict[str, float]:
+    """Every term weighs the same (an index without a keyword index yet)."""
+    return dict.fromkeys(words, 1.0)
+
+
+@dataclass
+class Retrieval:
+    """What a search found: the ranked passages, their vectors, and the query's vector (the
+    answer step reuses them instead of embedding again), and `idf`, the weight of each term over
+    the index searched (the not-found rule and sentence scoring weigh overlap with it)."""
+
+    query: str
+    query_vector: np.ndarray
+    passages: list[Passage]
+    vectors: list[np.ndarray]
+    idf: Callable[[Sequence[str]], dict[str, float]] = field(default=uniform_weights)
+
+
+def shingles(text: str, size: int = 3) -> frozenset[tuple[str, ...]]:
+    words = _WORDS.findall(text.lower())
+    if len(words) < size:
+        return frozenset([tuple(words)])
+    return frozenset(tuple(words[i : i + size]) for i in range(len(words) - size + 1))
+
+
+def jaccard(a: frozenset[tuple[str, ...]], b: frozenset[tuple[str, ...]]) -> float:
+    if not a or not b:
+        return 0.0
+    return len(a & b) / len(a | b)
+
+
+def fuse(rankings: Sequence[tuple[Sequence[str], float]], rrf_k: float) -> list[tuple[str, float]]:
+    """Reciprocal rank fusion of several rankings, each with a weight: sum of weight/(rrf_k + rank)."""
+    scores: dict[str, float] = {}
+    for keys, weight in rankings:
+        for rank, key in enumerate(keys, 1):
+            scores[key] = scores.get(key, 0.0) + weight / (rrf_k + rank)
+    return sorted(scores.items(), key=lambda item: item[1], reverse=True)
+
+
+class Retriever:
+    """Searches the live index; one per process, reused across questions (it caches the keyword
+    index and follows other processes' commits)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: SentenceEmbeddings | None = None,
+        reader: IndexReader | None = None,
+    ) -> None:
+        self.settings = settings
+        self.reader = reader or IndexReader(settings, embeddings)
+        self.embeddings = self.reader.embeddings
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        sources: Sequence[str] | None = None,
+        mode: str | None = None,
+        as_of: date | None = None,
+    ) -> Retrieval:
+        """The k best passages for `query` (settings.top_k by default), best first; each
+        Passage.score is its cosine similarity to the query, whichever ranking found it.
+        `as_of` is the moment of asking (default today), for questions about the present."""
+        settings = self.settings
+        k = k or settings.top_k
+        mode = mode or settings.retrieval
+        depth = max(settings.candidates, k)
+        query_vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+        found: dict[str, tuple[Passage, np.ndarray]] = {}
+        rankings: list[tuple[list[str], float]] = []
+        if mode in ("hybrid", "dense"):
+            dense = self.reader.nearest(query_vector.tolist(), depth, sources)
+            found.update((passage.chunk_id, (passage, vector)) for passage, vector in dense)
+            rankings.append(([passage.chunk_id for passage, _ in dense], 1.0))
+        keywords = self.reader.keyword_index()
+        if mode in ("hybrid", "bm25"):
+            if keywords is not None:
+                hits = keywords.search(query, depth, sources)
+                rankings.append(([key for key, _ in hits], settings.bm25_weight if mode == "hybrid" else 1.0))
+        fused = fuse(rankings, settings.rrf_k)
+        missing = [key for key, _ in fused if key not in found]
+        if missing:
+            found.update(self.reader.fetch(missing))
+        if settings.recency_days and asks_about_present(query):
+            today = as_of or datetime.now(UTC).date()
+
+            def weighted(key: str, score: float) -> float:
+                date_of = found[key][0].date
+                return score * recency_factor(date_of, today, settings.recency_days, settings.recency_boost)
+
+            fused = sorted(
+                ((key, weighted(key, score)) for key, score in fused if key in found),
+                key=lambda item: item[1],
+                reverse=True,
+            )
+        passages: list[Passage] = []
+        vectors: list[np.ndarray] = []
+        kept_shingles: list[frozenset[tuple[str, ...]]] = []
+        for key, _ in fused:
+            if key not in found:  # deleted since the keyword index was built
+                continue
+            passage, vector = found[key]
+            marks = shingles(passage.text)
+            if any(jaccard(marks, seen) >= settings.dedup_jaccard for seen in kept_shingles):
+                continue
+            kept_shingles.append(marks)
+            passages.append(replace(passage, score=float(np.dot(query_vector, vector))))
+            vectors.append(vector)
+            if len(passages) == k:
+                break
+        idf = keywords.idf if keywords is not None else uniform_weights
+        return Retrieval(query, query_vector, passages, vectors, idf)
+
+    def close(self) -> None:
+        self.reader.close()

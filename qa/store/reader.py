@@ -1,0 +1,176 @@
+"""The reader of the live generation: nearest chunks, chunks by key, and the keyword index the
+pointer names. It follows other processes' commits, and only returns published chunks."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from chromadb.errors import NotFoundError
+
+from ..config import Settings
+from ..embeddings import SentenceEmbeddings, resolve_model
+from ..errors import IndexMissing, IndexStoreError
+from ..types import Passage
+from .chroma import close_client, open_client, stored_passage
+from .failures import STORE_ERRORS, describe_store_error, store_errors
+from .keywords import SNAPSHOT_DIR, KeywordIndex
+from .pointer import IndexState, check_model, read_state
+
+log = logging.getLogger(__name__)
+
+
+class IndexReader:
+    """Queries the live generation. Picks up commits of other processes: a new pointer version
+    reopens the store, because Chroma keeps a process's vector index in memory. Safe to share
+    between threads (the app's concurrent answers): store access is serialised, which costs
+    little next to embedding the question."""
+
+    def __init__(self, settings: Settings, embeddings: SentenceEmbeddings | None = None) -> None:
+        self.settings = settings
+        self.embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
+        self._lock = threading.RLock()
+        self.state: IndexState | None = None
+        self._client: Any = None
+        self._collection: Any = None
+        self._keywords: KeywordIndex | None = None
+        with store_errors("opening the index", settings.index_dir):
+            self._refresh()
+
+    def _refresh(self) -> None:
+        with self._lock:
+            self._reopen_if_changed()
+
+    def _reopen_if_changed(self) -> None:
+        state = read_state(self.settings.index_dir)
+        if state is None:
+            raise IndexMissing(f"no index in {self.settings.index_dir}; build it with: python ingest.py [PATH ...]")
+        if state == self.state and self._collection is not None:
+            return
+        if resolve_model(self.settings.embedding_model).name != state.embedding_model:
+            check_model(state, self.embeddings)
+        if self._client is not None:
+            close_client(self._client)
+        self._client = open_client(self.settings)
+        try:
+            self._collection = self._client.get_collection(state.collection, embedding_function=None)
+        except NotFoundError as exc:
+            # A rebuild may have switched and dropped this generation since we read the pointer.
+            newer = read_state(self.settings.index_dir)
+            if newer is None or newer == state:
+                raise IndexStoreError(f"collection {state.collection} is missing; rebuild the index") from exc
+            state = newer
+            self._collection = self._client.get_collection(state.collection, embedding_function=None)
+        self.state = state
+
+    def count(self) -> int:
+        """Published chunks (the store may also hold a running ingest's)."""
+        keywords = self.keyword_index()
+        if keywords is not None:
+            return len(keywords)
+        with store_errors("reading the index", self.settings.index_dir):
+            self._refresh()
+            return int(self._collection.count())
+
+    def _read(self, action: str, call: Any) -> Any:
+        """Run `call(collection)`, retrying once when a rebuild switched generations between our
+        pointer read and the call."""
+        for attempt in (1, 2):
+            with self._lock:
+                with store_errors("reading the index", self.settings.index_dir):
+                    self._refresh()
+                try:
+                    return call(self._collection)
+                except STORE_ERRORS as exc:
+                    if attempt == 2:
+                        raise IndexStoreError(
+                            f"{action} failed: {describe_store_error(exc, self.settings.index_dir)}"
+                        ) from exc
+                    self.state = None
+        raise AssertionError("unreachable")
+
+    def nearest(
+        self, vector: Sequence[float], k: int, sources: Sequence[str] | None = None
+    ) -> list[tuple[Passage, np.ndarray]]:
+        """The k published chunks nearest to `vector` (optionally only from `sources`), with their
+        vectors. Chunks a running ingest has written but not published are skipped, asking
+        Chroma for more when they crowd the top."""
+        where: dict[str, Any] | None = None
+        if sources:
+            where = {"source": sources[0]} if len(sources) == 1 else {"source": {"$in": list(sources)}}
+        keywords = self.keyword_index()
+        published = keywords.key_set if keywords is not None else None
+        wanted = k
+        while True:
+            result = self._read(
+                "query",
+                lambda collection, n=wanted: collection.query(
+                    query_embeddings=[list(vector)],
+                    n_results=n,
+                    where=where,
+                    include=["documents", "metadatas", "distances", "embeddings"],
+                ),
+            )
+            rows = list(
+                zip(
+                    result["ids"][0],
+                    result["documents"][0],
+                    result["metadatas"][0],
+                    result["distances"][0],
+                    result["embeddings"][0],
+                    strict=True,
+                )
+            )
+            kept = [row for row in rows if published is None or row[0] in published]
+            if len(kept) >= k or len(rows) < wanted or wanted >= 10 * k + 1000:
+                break
+            wanted *= 4
+        return [
+            (stored_passage(key, text, meta, 1.0 - float(distance)), np.asarray(vec, dtype=np.float32))
+            for key, text, meta, distance, vec in kept[:k]
+        ]
+
+    def fetch(self, keys: Sequence[str]) -> dict[str, tuple[Passage, np.ndarray]]:
+        """Chunks by key, with their vectors (keys no longer in the index are left out)."""
+        if not keys:
+            return {}
+        result = self._read(
+            "get", lambda collection: collection.get(ids=list(keys), include=["documents", "metadatas", "embeddings"])
+        )
+        return {
+            key: (stored_passage(key, text, meta, 0.0), np.asarray(vec, dtype=np.float32))
+            for key, text, meta, vec in zip(
+                result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
+            )
+        }
+
+    def keyword_index(self) -> KeywordIndex | None:
+        """The keyword index the live pointer names, loaded once per version (None for an index
+        published before keyword search existed: the next ingest adds it)."""
+        with self._lock:
+            with store_errors("reading the index", self.settings.index_dir):
+                self._refresh()
+            assert self.state is not None
+            if not self.state.bm25:
+                return None
+            if self._keywords is None or self._keywords.path.name != self.state.bm25:
+                path = self.settings.index_dir / SNAPSHOT_DIR / self.state.bm25
+                try:
+                    self._keywords = KeywordIndex(path)
+                except (OSError, ValueError, IndexStoreError) as exc:
+                    log.warning("keyword index %s unreadable (%s); using vector search alone", path, exc)
+                    return None
+            return self._keywords
+
+    def search(self, query: str, k: int = 4) -> list[Passage]:
+        """The k chunks nearest to `query` by embedding alone (qa.answering.retrieval does hybrid)."""
+        vector = self.embeddings.embed_query(query)
+        return [passage for passage, _ in self.nearest(vector, k)]
+
+    def close(self) -> None:
+        if self._client is not None:
+            close_client(self._client)
+            self._client = None

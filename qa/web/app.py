@@ -1,0 +1,258 @@
+"""The Gradio app: chat with streaming cited answers and a sources panel; documents tab to
+upload, remove and rebuild (admins only when login is on); `/ask` API for gradio_client.
+
+Answers run in Gradio's queue (settings.answer_concurrency at once); ingest and rebuild run one at
+a time in a child process (jobs.py) under their own concurrency group, so questions are answered
+from the live index while they run. The handlers here only check permissions and render: the
+documents folder and its index are `documents.Documents`'.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..answering.engine import Engine
+from ..config import Settings
+from ..errors import QAError
+from ..store.overview import Overview
+from ..types import Answer, Progress
+from .auth import Users, load_users
+from .documents import Documents, example_questions
+from .render import answer_markdown, escape_markdown, sources_html
+from .uploads import SUPPORTED
+
+log = logging.getLogger(__name__)
+
+CSS = """
+#sources { max-height: 70vh; overflow-y: auto; }
+.source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px; margin-bottom: 8px; }
+.source-head { font-size: 0.9em; margin-bottom: 4px; }
+.source-n { font-weight: bold; }
+.source-file { font-family: monospace; }
+.source-title { font-style: italic; }
+.source-score, .source-page { color: var(--body-text-color-subdued); }
+.source-passage { white-space: pre-wrap; font-size: 0.9em; }
+mark.quote { background: #ffe58a; color: inherit; padding: 0 2px; }
+a.cite { text-decoration: none; font-weight: bold; }
+"""
+
+
+def status_line(view: Overview, backend: str) -> str:
+    if view.state is None:
+        return "No index yet."
+    updated = view.state.updated
+    try:
+        updated = datetime.fromisoformat(updated).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        pass
+    return (
+        f"**{len(view.documents)}** document{'' if len(view.documents) == 1 else 's'} · **{view.chunks}** chunks · "
+        f"model `{view.state.embedding_model}` · "
+        f"backend `{backend}` · updated {updated}"
+    )
+
+
+def documents_html(view: Overview) -> str:
+    if not view.documents:
+        return "<p>No documents indexed.</p>"
+    rows = "".join(
+        f"<tr><td>{html.escape(doc.source)}</td><td>{doc.chunks}</td><td>{doc.size / 1000:.1f} kB</td></tr>"
+        for doc in view.documents
+    )
+    return f"<table><thead><tr><th>document</th><th>chunks</th><th>size</th></tr></thead><tbody>{rows}</tbody></table>"
+
+
+class App:
+    """The handlers, holding the engine, the ingest runner and the users."""
+
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or Engine(settings)
+        self.documents = Documents(settings)
+        self.users: Users | None = load_users(
+            settings.auth.get_secret_value() if settings.auth else None, settings.admins
+        )
+
+    # --- permissions -------------------------------------------------------------------------
+    def is_admin(self, request: gr.Request | None) -> bool:
+        if self.users is None:
+            return True  # no login: whoever reaches the app (127.0.0.1 by default) manages it
+        username = getattr(request, "username", None) if request is not None else None
+        return self.users.is_admin(username)
+
+    def require_admin(self, request: gr.Request | None) -> None:
+        if not self.is_admin(request):
+            raise gr.Error("Only administrators can change the documents.")
+
+    # --- chat --------------------------------------------------------------------------------
+    def respond(
+        self, message: str, chat: list[dict[str, Any]], turns: list[dict[str, str]]
+    ) -> Iterator[tuple[Any, Any, Any, Any]]:
+        """Stream the answer into the chat, then show the checked answer and its sources."""
+        question = (message or "").strip()
+        if not question:
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return
+        answer_no = len(turns) // 2 + 1
+        chat = [*chat, {"role": "user", "content": escape_markdown(question)}, {"role": "assistant", "content": "…"}]
+        yield chat, "", gr.skip(), turns
+        streamed = ""
+        final: Answer | None = None
+        try:
+            for event in self.engine.stream(question, turns):
+                if isinstance(event, Answer):
+                    final = event
+                else:
+                    streamed += event
+                    chat[-1] = {"role": "assistant", "content": escape_markdown(streamed)}
+                    yield chat, gr.skip(), gr.skip(), gr.skip()
+        except QAError as exc:
+            log.warning("answer failed: %s", exc)
+            raise gr.Error(str(exc)) from exc
+        assert final is not None
+        chat[-1] = {"role": "assistant", "content": answer_markdown(final, answer_no)}
+        turns = [*turns, {"role": "user", "content": question}, {"role": "assistant", "content": final.text}]
+        yield chat, gr.skip(), sources_html(final, answer_no), turns
+
+    def respond_example(
+        self, chat: list[dict[str, Any]], turns: list[dict[str, str]], event: gr.SelectData
+    ) -> Iterator[tuple[Any, Any, Any, Any]]:
+        yield from self.respond(str(event.value.get("text", "")), chat, turns)
+
+    def ask(self, question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The API: the answer as `python -m qa ask --json` prints it."""
+        try:
+            return self.engine.answer(question, history or []).to_json()
+        except QAError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    # --- documents ---------------------------------------------------------------------------
+    def _run_job(self, progress: gr.Progress, rebuild: bool) -> str:
+        def report(step: Progress) -> None:
+            if step.files_total:
+                done = f"{step.files_done}/{step.files_total} files, {step.chunks_added} chunks"
+                progress(step.files_done / step.files_total, desc=done)
+
+        progress(0, desc="starting")
+        try:
+            summary = self.documents.update(rebuild=rebuild, on_progress=report)
+        except QAError as exc:
+            log.warning("ingest failed: %s", exc)
+            raise gr.Error(str(exc)) from exc
+        return escape_markdown(summary)
+
+    def upload(
+        self, files: list[Any] | None, request: gr.Request, progress: gr.Progress = gr.Progress()
+    ) -> tuple[str, Any]:
+        self.require_admin(request)
+        if not files:
+            raise gr.Error("Choose one or more files to upload first.")
+        uploads = []
+        for item in files:
+            path = Path(getattr(item, "name", None) or str(item))
+            original = getattr(item, "orig_name", None) or path.name
+            uploads.append((original, path))
+        result = self.documents.save(uploads)
+        note = escape_markdown(result.summary())
+        if not result.saved:
+            return note, None
+        return note + "\n\n" + self._run_job(progress, rebuild=False), None
+
+    def rebuild(self, request: gr.Request, progress: gr.Progress = gr.Progress()) -> str:
+        self.require_admin(request)
+        return self._run_job(progress, rebuild=True)
+
+    def remove(self, source: str | None, request: gr.Request, progress: gr.Progress = gr.Progress()) -> str:
+        """Move the document aside (documents.Documents.remove) and update the index."""
+        self.require_admin(request)
+        if not source:
+            raise gr.Error("Choose a document to remove.")
+        try:
+            trash = self.documents.remove(source)
+        except QAError as exc:
+            raise gr.Error(str(exc)) from exc
+        removed = f"Removed {escape_markdown(source)} (kept in {escape_markdown(str(trash))})."
+        return removed + "\n\n" + self._run_job(progress, rebuild=False)
+
+    def refresh(self, request: gr.Request) -> tuple[Any, ...]:
+        admin = self.is_admin(request)
+        view = self.documents.overview()
+        return (
+            status_line(view, self.settings.backend),
+            documents_html(view),
+            gr.update(choices=[doc.source for doc in view.documents], value=None),
+            gr.update(visible=admin),
+        )
+
+
+def build(settings: Settings, engine: Engine | None = None) -> tuple[gr.Blocks, App]:
+    app = App(settings, engine)
+    accepted = [f".{ext.lstrip('.')}" for ext in SUPPORTED]
+    view = app.documents.overview()
+    with gr.Blocks(title="Ask your documents") as demo:
+        gr.Markdown("## Ask your documents")
+        status = gr.Markdown(status_line(view, settings.backend), elem_id="status")
+        turns = gr.State([])
+        with gr.Tab("Chat"):
+            with gr.Row():
+                with gr.Column(scale=3):
+                    chat = gr.Chatbot(
+                        elem_id="chat",
+                        height=520,
+                        examples=example_questions(view) or None,
+                        placeholder="Ask a question about the documents. Answers cite their sources as [n].",
+                        sanitize_html=True,
+                        buttons=["copy"],
+                    )
+                    with gr.Row():
+                        question = gr.Textbox(
+                            elem_id="question", placeholder="Your question", show_label=False, scale=5, autofocus=True
+                        )
+                        send = gr.Button("Ask", elem_id="send", variant="primary", scale=1)
+                    clear = gr.Button("Clear conversation", elem_id="clear", size="sm")
+                with gr.Column(scale=2):
+                    gr.Markdown("### Sources")
+                    sources = gr.HTML(sources_html(None, 0), elem_id="sources")
+        with gr.Tab("Documents", visible=app.users is None) as documents_tab:  # shown to admins on load
+            gr.Markdown(
+                f"Documents folder: `{escape_markdown(str(settings.docs_dir))}`. Supported: {', '.join(accepted)}; "
+                f"up to {settings.max_upload_mb:g} MB each. Questions keep being answered while the index updates."
+            )
+            files = gr.File(label="Upload documents", file_count="multiple", file_types=accepted, elem_id="upload")
+            upload = gr.Button("Add to index", elem_id="add-documents", variant="primary")
+            with gr.Row():
+                to_remove = gr.Dropdown(label="Indexed document", choices=[], elem_id="remove-choice")
+                remove = gr.Button("Remove from index", elem_id="remove", variant="stop")
+            rebuild = gr.Button("Rebuild index", elem_id="rebuild")
+            job = gr.Markdown(elem_id="job-status")
+            documents = gr.HTML(documents_html(view), elem_id="documents")
+
+        chat_outputs = [chat, question, sources, turns]
+        ask_options = {"concurrency_limit": settings.answer_concurrency, "concurrency_id": "answers"}
+        question.submit(app.respond, [question, chat, turns], chat_outputs, api_visibility="private", **ask_options)
+        send.click(app.respond, [question, chat, turns], chat_outputs, api_visibility="private", **ask_options)
+        chat.example_select(app.respond_example, [chat, turns], chat_outputs, api_visibility="private", **ask_options)
+        clear.click(lambda: ([], "", sources_html(None, 0), []), None, chat_outputs, api_visibility="private")
+        chat.clear(lambda: ("", sources_html(None, 0), []), None, [question, sources, turns], api_visibility="private")
+
+        refresh_outputs = [status, documents, to_remove, documents_tab]
+        job_options = {"concurrency_limit": 1, "concurrency_id": "ingest", "api_visibility": "private"}
+        upload.click(app.upload, [files], [job, files], **job_options).then(
+            app.refresh, None, refresh_outputs, api_visibility="private"
+        )
+        rebuild.click(app.rebuild, None, [job], **job_options).then(
+            app.refresh, None, refresh_outputs, api_visibility="private"
+        )
+        remove.click(app.remove, [to_remove], [job], **job_options).then(
+            app.refresh, None, refresh_outputs, api_visibility="private"
+        )
+        demo.load(app.refresh, None, refresh_outputs, api_visibility="private")
+        gr.api(app.ask, api_name="ask", **ask_options)  # same queue and limit as the chat
+    return demo, app
