@@ -1,5 +1,6 @@
-"""Shared fixtures: the real embedding model loaded once per session, throwaway indexes and
-corpora in tmp_path, and helpers to run the real CLI in a subprocess."""
+"""Shared fixtures: the real embedding model loaded once per session, its hash double for tests
+whose outcome does not depend on the model, throwaway indexes and corpora in tmp_path, and
+helpers to run the real CLI in a subprocess."""
 
 from __future__ import annotations
 
@@ -18,16 +19,47 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from qa import Settings, load_settings  # noqa: E402
 from qa.embeddings import SentenceEmbeddings  # noqa: E402
 
+from .doubles import HASH_MIN_RELEVANCE, HASH_MODEL_ENV, HashEmbeddings  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_FILE = next(SEEDS.glob("*.txt"))
 
 
 @pytest.fixture(scope="session")
-def embeddings() -> SentenceEmbeddings:
+def real_embeddings() -> SentenceEmbeddings:
+    """The packaged MiniLM, loaded once for the whole session."""
     model = SentenceEmbeddings("sentence-transformers/all-MiniLM-L6-v2")
-    assert model.dimension == 384  # loads the model once for the whole session
+    assert model.dimension == 384
     return model
+
+
+@pytest.fixture(scope="session")
+def embeddings(real_embeddings: SentenceEmbeddings) -> SentenceEmbeddings:
+    """The embedder of a test: the real model, unless its module overrides this with the double."""
+    return real_embeddings
+
+
+@pytest.fixture(scope="session")
+def hash_embeddings() -> HashEmbeddings:
+    """The deterministic double: for tests of storage, ingest and interfaces, not of answers."""
+    return HashEmbeddings()
+
+
+def hash_model_env() -> dict[str, str]:
+    """The environment that makes a child process embed with the hash double (no torch load):
+    tests/hash_model/sitecustomize.py installs it at start-up. The not-found threshold is
+    MiniLM's; the double's cosines run lower, so it gets its own (HASH_MIN_RELEVANCE)."""
+    hook = str(ROOT / "tests" / "hash_model")
+    path = os.pathsep.join(part for part in (hook, os.environ.get("PYTHONPATH", "")) if part)
+    return {HASH_MODEL_ENV: "1", "PYTHONPATH": path, "QA_MIN_RELEVANCE": HASH_MIN_RELEVANCE}
+
+
+@pytest.fixture
+def hash_model_children(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every child process this test starts (the app's ingest child too) embeds with the double."""
+    for key, value in hash_model_env().items():
+        monkeypatch.setenv(key, value)
 
 
 @pytest.fixture
@@ -67,9 +99,12 @@ def write_articles(folder: Path, count: int, paragraphs: int = 6, tag: str = "")
     return paths
 
 
-def run_cli(args: list[str], env: dict[str, str] | None = None, **kwargs: object) -> subprocess.CompletedProcess[str]:
-    """Run a project command (`ingest.py ...` or `-m qa ...`) with this interpreter."""
-    full_env = {**os.environ, **(env or {})}
+def run_cli(
+    args: list[str], env: dict[str, str] | None = None, real_model: bool = False, **kwargs: object
+) -> subprocess.CompletedProcess[str]:
+    """Run a project command (`ingest.py ...` or `-m qa ...`) with this interpreter; it embeds with
+    the hash double unless `real_model` (when the outcome depends on the model)."""
+    full_env = {**os.environ, **({} if real_model else hash_model_env()), **(env or {})}
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=600, **kwargs
     )

@@ -14,7 +14,8 @@ import signal
 from typing import Any
 
 import qa.cli  # noqa: F401  (imported here, the forkserver shares it with every child)
-import qa.ingestion  # noqa: F401
+import qa.ingestion.pipeline  # noqa: F401
+from tests.doubles import HASH_MODEL_ENV, install_hash_model
 
 
 def plant(target: str, when: str, nth: int) -> None:
@@ -41,6 +42,8 @@ def plant(target: str, when: str, nth: int) -> None:
 
 def run(target: str, when: str, nth: int, argv: list[str], env: dict[str, str]) -> None:
     os.environ.update(env)
+    if os.environ.get(HASH_MODEL_ENV) == "1":  # forked, not started: the start-up hook did not run
+        install_hash_model()
     plant(target, when, nth)
     from qa.cli import ingest_main
 

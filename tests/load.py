@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .doubles import HASH_MIN_RELEVANCE, HASH_MODEL_ENV
+
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_DEADLINE_S = 180
 
@@ -63,8 +65,21 @@ def app_process(docs: Path, index: Path, log_path: Path, env: dict[str, str] | N
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     full_env = {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
+    if os.environ.get(HASH_MODEL_ENV) == "1":  # the test asked for the hash double: its threshold too
+        full_env["QA_MIN_RELEVANCE"] = HASH_MIN_RELEVANCE
     full_env.update(GRADIO_ANALYTICS_ENABLED="False", QA_CONFIG=str(log_path.parent / "no-qa.toml"), **(env or {}))
-    command = [sys.executable, "app.py", "--index", str(index), "--docs", str(docs), "--port", str(port), "--host", "127.0.0.1"]
+    command = [
+        sys.executable,
+        "app.py",
+        "--index",
+        str(index),
+        "--docs",
+        str(docs),
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+    ]
     with open(log_path, "w", encoding="utf-8") as log:
         started = time.monotonic()
         process = subprocess.Popen(command, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from qa import load_settings
-from qa.answering import Engine
-from qa.ingestion import ingest
-from qa.prompting import NOT_FOUND_TEXT
+from qa.answering.engine import Engine
+from qa.answering.prompting import NOT_FOUND_TEXT
+from qa.ingestion.pipeline import ingest
 from qa.types import Answer
 
 from .conftest import SEED_FILE, SEEDS, run_cli
@@ -50,7 +50,10 @@ def llm_engine(seed_index: Path, embeddings: Any, server: LLMServer) -> Iterator
     server.finish_reason = "stop"
     server.clear_requests()
     settings = load_settings(
-        index_dir=seed_index, backend="openai", openai_base_url=server.openai_base_url, openai_model="test",
+        index_dir=seed_index,
+        backend="openai",
+        openai_base_url=server.openai_base_url,
+        openai_model="test",
         llm_timeout_s=2.0,
     )
     built = Engine(settings, embeddings=embeddings)
@@ -261,8 +264,10 @@ def test_unreachable_backend_falls_back(seed_index: Path, embeddings: Any) -> No
 
 
 def test_cli_ask_json_contract(seed_index: Path) -> None:
-    found = run_cli(["-m", "qa", "ask", "Which two Chinese banks restricted financing?", "--index", str(seed_index),
-                     "--json"])
+    found = run_cli(
+        ["-m", "qa", "ask", "Which two Chinese banks restricted financing?", "--index", str(seed_index), "--json"],
+        real_model=True,
+    )
     assert found.returncode == 0, found.stderr
     data = json.loads(found.stdout)
     assert {"text", "citations", "unsupported", "backend", "not_found", "fallback"} <= set(data)
@@ -270,7 +275,7 @@ def test_cli_ask_json_contract(seed_index: Path) -> None:
     for number, citation in enumerate(data["citations"], 1):
         assert {"n", "source", "title", "page", "chunk_id", "quote", "start", "end", "score"} <= set(citation)
         assert citation["n"] == number and f"[{number}]" in data["text"]
-    missing = run_cli(["-m", "qa", "ask", OFF_TOPIC, "--index", str(seed_index), "--json"])
+    missing = run_cli(["-m", "qa", "ask", OFF_TOPIC, "--index", str(seed_index), "--json"], real_model=True)
     data = json.loads(missing.stdout)
     assert data["not_found"] is True and data["citations"] == []
 

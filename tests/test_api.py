@@ -26,11 +26,11 @@ from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
 import qa
-from qa.answering import Engine
-from qa.api import create_app, text_pieces
+from qa.answering.engine import Engine
+from qa.answering.prompting import NOT_FOUND_TEXT
 from qa.config import Settings
 from qa.embeddings import SentenceEmbeddings
-from qa.prompting import NOT_FOUND_TEXT
+from qa.openai_api import create_app, text_pieces
 
 from .conftest import ROOT, SEED_FILE
 from .llm_server import LLMServer

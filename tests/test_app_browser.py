@@ -68,7 +68,10 @@ def start_app(folder: Path, env: dict[str, str] | None = None) -> Iterator[Runni
     shutil.copy(SEED_FILE, docs / SEED_FILE.name)
     try:
         with app_process(docs, folder / "index", folder / "app.log", env) as app:
-            print(f"\n{app.url}: page ready {app.ready_s:.1f} s after the process started (auth={'QA_AUTH' in (env or {})})")
+            print(
+                f"\n{app.url}: page ready {app.ready_s:.1f} s after the process started"
+                f" (auth={'QA_AUTH' in (env or {})})"
+            )
             yield app
     except AppFailed as exc:
         pytest.fail(str(exc))
@@ -493,14 +496,35 @@ def test_api_requires_login(auth_app: RunningApp) -> None:
 
 # Routes that answer without login: the login page itself and the static files it needs.
 PUBLIC_ROUTES = {
-    "/", "/login", "/login/", "/logout", "/favicon.ico", "/theme.css", "/robots.txt", "/manifest.json",
-    "/pwa_icon", "/pwa_icon/{size}", "/static/{path:path}", "/assets/{path:path}", "/svelte/{path:path}",
-    "/gradio_api/theme.css", "/gradio_api/login_check", "/gradio_api/login_check/", "/gradio_api/app_id",
-    "/gradio_api/app_id/", "/gradio_api/startup-events",
+    "/",
+    "/login",
+    "/login/",
+    "/logout",
+    "/favicon.ico",
+    "/theme.css",
+    "/robots.txt",
+    "/manifest.json",
+    "/pwa_icon",
+    "/pwa_icon/{size}",
+    "/static/{path:path}",
+    "/assets/{path:path}",
+    "/svelte/{path:path}",
+    "/gradio_api/theme.css",
+    "/gradio_api/login_check",
+    "/gradio_api/login_check/",
+    "/gradio_api/app_id",
+    "/gradio_api/app_id/",
+    "/gradio_api/startup-events",
     # Gradio's generic route schema, "who am I" (null without login), the page shell, keep-alive:
     # public, but they carry nothing of the app (checked below)
-    "/openapi.json", "/gradio_api/user", "/gradio_api/user/", "/gradio_api/token", "/gradio_api/token/",
-    "/gradio_api/runs", "/gradio_api/runs/", "/gradio_api/heartbeat/{session_hash}",
+    "/openapi.json",
+    "/gradio_api/user",
+    "/gradio_api/user/",
+    "/gradio_api/token",
+    "/gradio_api/token/",
+    "/gradio_api/runs",
+    "/gradio_api/runs/",
+    "/gradio_api/heartbeat/{session_hash}",
 }
 
 
@@ -519,7 +543,9 @@ def gradio_routes() -> list[tuple[str, str]]:
             if included is not None:
                 walk(included.routes, prefix + (route.include_context.prefix or ""))
             elif hasattr(route, "methods"):
-                found.extend((method, prefix + route.path) for method in sorted(route.methods or []) if method != "HEAD")
+                found.extend(
+                    (method, prefix + route.path) for method in sorted(route.methods or []) if method != "HEAD"
+                )
 
     walk(App.create_app(blocks).routes)
     return found

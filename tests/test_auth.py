@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.auth import Users, hash_password, load_users
 from qa.errors import ConfigError
+from qa.web.auth import Users, hash_password, load_users
 
 
 def test_no_auth_means_no_login() -> None:

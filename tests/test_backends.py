@@ -16,13 +16,11 @@ from typing import Any
 
 import pytest
 
-from qa.backends import GenerationRequest, get_backend
-from qa.backends._llm import ChatBackend
-from qa.backends.ollama_backend import OllamaBackend, context_window
-from qa.backends.openai_backend import OpenAIBackend
-from qa.config import Settings, load_settings
-from qa.errors import BackendError, ConfigError
-from qa.prompting import (
+from qa.answering.backends import GenerationRequest, get_backend
+from qa.answering.backends.chat_model import ChatBackend
+from qa.answering.backends.ollama import OllamaBackend, context_window
+from qa.answering.backends.openai_compatible import OpenAIBackend
+from qa.answering.prompting import (
     ANSWER_SYSTEM_PROMPT,
     NOT_FOUND_TEXT,
     answer_messages,
@@ -34,7 +32,9 @@ from qa.prompting import (
     heuristic_condense,
     neutralise,
 )
-from qa.tokens import get_encoding
+from qa.config import Settings, load_settings
+from qa.errors import BackendError, ConfigError
+from qa.text.tokens import get_encoding
 from qa.types import Passage
 
 from .llm_server import LLMServer, split_reply
@@ -437,7 +437,7 @@ def test_missing_client_package_is_a_config_error(monkeypatch: pytest.MonkeyPatc
 
 def test_importing_the_backends_loads_no_client_library() -> None:
     code = (
-        "import sys, qa.prompting, qa.backends.openai_backend, qa.backends.ollama_backend\n"
+        "import sys, qa.answering.prompting, qa.answering.backends.openai_compatible, qa.answering.backends.ollama\n"
         "loaded = [m for m in ('langchain_openai', 'langchain_ollama', 'openai', 'ollama') if m in sys.modules]\n"
         "assert not loaded, loaded"
     )

@@ -7,11 +7,24 @@ import json
 from pathlib import Path
 from typing import Any
 
-from qa.check import check
-from qa.index import IndexWriter, open_client, read_state
-from qa.ingestion import ingest
+import pytest
+
+from qa.ingestion.pipeline import ingest
+from qa.store.check import check
+from qa.store.chroma import open_client
+from qa.store.pointer import read_state
+from qa.store.writer import IndexWriter
 
 from .conftest import run_cli, write_articles
+from .doubles import HashEmbeddings
+
+# The outcomes here do not depend on the model: the hash double embeds, here and in every child.
+pytestmark = pytest.mark.usefixtures("hash_model_children")
+
+
+@pytest.fixture(scope="module")
+def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
+    return hash_embeddings
 
 
 def collection_of(settings: Any) -> Any:

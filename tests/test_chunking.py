@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from qa.chunking import Chunker
-from qa.tokens import get_encoding
+from qa.ingestion.chunking import Chunker
+from qa.text.tokens import get_encoding
 
 from .conftest import SEED_FILE
 

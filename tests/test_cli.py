@@ -9,7 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from .conftest import ROOT, run_cli, write_articles
+from .doubles import HashEmbeddings
+
+# The outcomes here do not depend on the model: the hash double embeds, here and in every child.
+pytestmark = pytest.mark.usefixtures("hash_model_children")
+
+
+@pytest.fixture(scope="module")
+def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
+    return hash_embeddings
 
 
 def test_json_contract_and_quiet(tmp_path: Path) -> None:
@@ -75,7 +86,10 @@ def test_unlistable_folder_loses_nothing(tmp_path: Path) -> None:
     try:
         result = subprocess.run(
             [*drop_root_privileges(), sys.executable, "ingest.py", str(docs), "--index", index, "--json", "--quiet"],
-            cwd=ROOT, capture_output=True, text=True, timeout=600,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
     finally:
         (docs / "sub").chmod(0o755)
@@ -93,8 +107,20 @@ def test_unreadable_file_is_skipped(tmp_path: Path) -> None:
     (docs / "secret.txt").write_text("Top secret plans.", encoding="utf-8")
     (docs / "secret.txt").chmod(0o000)
     result = subprocess.run(
-        [*drop_root_privileges(), sys.executable, "ingest.py", str(docs), "--index", str(tmp_path / "idx"), "--json", "--quiet"],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            *drop_root_privileges(),
+            sys.executable,
+            "ingest.py",
+            str(docs),
+            "--index",
+            str(tmp_path / "idx"),
+            "--json",
+            "--quiet",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

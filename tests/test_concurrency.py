@@ -9,14 +9,27 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from qa import ingest
 
 from .conftest import ROOT, write_articles
+from .doubles import HashEmbeddings
+
+# The outcomes here do not depend on the model: the hash double embeds, here and in every child.
+pytestmark = pytest.mark.usefixtures("hash_model_children")
+
+
+@pytest.fixture(scope="module")
+def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
+    return hash_embeddings
+
 
 READER = r"""
 import json, sys
 from pathlib import Path
 from qa import IndexReader, load_settings
+
 index_dir, stop = sys.argv[1], Path(sys.argv[2])
 reader = IndexReader(load_settings(index_dir=index_dir))
 counts, errors, bad = [], [], 0
@@ -43,14 +56,22 @@ def test_reader_and_writer_processes(tmp_path: Path, make_settings, embeddings) 
     stop = tmp_path / "stop"
     env = {**os.environ, "QA_INDEX_BATCH_SIZE": "16", "QA_PUBLISH_EVERY_S": "0"}
     reader = subprocess.Popen(
-        [sys.executable, "-c", READER, str(settings.index_dir), str(stop)], cwd=ROOT, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-c", READER, str(settings.index_dir), str(stop)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     assert reader.stdout is not None
     assert reader.stdout.readline().strip() == "ready"
     writer = subprocess.run(
         [sys.executable, "ingest.py", str(tmp_path / "more"), "--index", str(settings.index_dir), "--json", "--quiet"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     stop.touch()
     out, err = reader.communicate(timeout=120)

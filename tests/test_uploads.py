@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from qa import uploads
 from qa.errors import ConfigError, QAError
-from qa.uploads import SUPPORTED, UploadRejected, UploadResult, safe_filename, save_uploads
+from qa.web import uploads
+from qa.web.uploads import SUPPORTED, UploadRejected, UploadResult, safe_filename, save_uploads
 
 MB = 1_000_000
 
