@@ -1,7 +1,7 @@
 """LangChain integration: `QARetriever`, our hybrid retrieval as a LangChain retriever, and
 `chain(settings)`, a Runnable from a question to a checked, cited Answer.
 
-Both reuse one Engine per distinct settings in the process (`answer.engine.engine_for`), so the
+Both reuse one Engine per distinct settings in the process (`answering.engine.engine_for`), so the
 embedding model loads once however many retrievers and chains are built, and only when the first
 question arrives.
 """

@@ -47,7 +47,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from .answering.engine import Engine
 from .config import Settings
 from .errors import APIError, ConfigError, QAError
-from .text.chat import chat_turns
+from .text.chat import chat_turns, content_text
 from .types import Answer
 
 log = logging.getLogger(__name__)
@@ -65,9 +65,7 @@ class ChatMessage(BaseModel):
 
     def text(self) -> str:
         """The message's text (text parts of a multi-part content joined with spaces)."""
-        if isinstance(self.content, list):
-            return " ".join(str(part.get("text", "")) for part in self.content if part.get("type", "text") == "text")
-        return self.content or ""
+        return content_text(self.content) or ""
 
 
 class ChatRequest(BaseModel):

@@ -80,6 +80,15 @@ def docs(tmp_path: Path) -> Path:
     return folder
 
 
+def seed_index_in(folder: Path, embeddings: object) -> Path:
+    """An index of seeds/ at folder/index, built with `embeddings`."""
+    from qa.ingestion.pipeline import ingest
+
+    index = folder / "index"
+    ingest([SEEDS], load_settings(index_dir=index), embeddings=embeddings)  # type: ignore[arg-type]
+    return index
+
+
 def write_articles(folder: Path, count: int, paragraphs: int = 6, tag: str = "") -> list[Path]:
     """Distinct, realistic-enough text files (each paragraph names its file, so they differ)."""
     folder.mkdir(parents=True, exist_ok=True)

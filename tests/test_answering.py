@@ -14,10 +14,9 @@ import pytest
 from qa import load_settings
 from qa.answering.engine import Engine
 from qa.answering.prompting import NOT_FOUND_TEXT
-from qa.ingestion.pipeline import ingest
 from qa.types import Answer
 
-from .conftest import SEED_FILE, SEEDS, run_cli
+from .conftest import SEED_FILE, run_cli, seed_index_in
 from .llm_server import LLMServer
 
 SEED_TEXT = SEED_FILE.read_text(encoding="utf-8")
@@ -26,9 +25,7 @@ OFF_TOPIC = "What is the tallest mountain on Venus?"
 
 @pytest.fixture(scope="module")
 def seed_index(tmp_path_factory: pytest.TempPathFactory, embeddings: Any) -> Path:
-    index = tmp_path_factory.mktemp("seed") / "index"
-    ingest([SEEDS], load_settings(index_dir=index), embeddings=embeddings)
-    return index
+    return seed_index_in(tmp_path_factory.mktemp("seed"), embeddings)
 
 
 @pytest.fixture(scope="module")

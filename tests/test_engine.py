@@ -13,11 +13,10 @@ from qa import load_settings
 from qa.answering.engine import Engine, engine_for
 from qa.answering.prompting import NOT_FOUND_TEXT
 from qa.errors import BackendError
-from qa.ingestion.pipeline import ingest
 from qa.text.sentences import sentences
 from qa.types import Answer
 
-from .conftest import SEED_FILE, SEEDS
+from .conftest import SEED_FILE, seed_index_in
 from .doubles import HashEmbeddings, ScriptedBackend
 
 ABSTAINED = next(sentence for sentence in sentences(SEED_FILE.read_text(encoding="utf-8")) if "abstained" in sentence)
@@ -26,9 +25,7 @@ QUESTION = "Which countries abstained at the UN Security Council?"
 
 @pytest.fixture(scope="module")
 def seed_index(tmp_path_factory: pytest.TempPathFactory, hash_embeddings: HashEmbeddings) -> Path:
-    index = tmp_path_factory.mktemp("engine") / "index"
-    ingest([SEEDS], load_settings(index_dir=index), embeddings=hash_embeddings)
-    return index
+    return seed_index_in(tmp_path_factory.mktemp("engine"), hash_embeddings)
 
 
 def scripted(seed_index: Path, embeddings: HashEmbeddings, backend: ScriptedBackend) -> Engine:

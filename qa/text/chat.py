@@ -9,7 +9,9 @@ from typing import Any
 from ..types import Message
 
 
-def _text(content: Any) -> str | None:
+def content_text(content: Any) -> str | None:
+    """A turn's content as text: a string as it is, the text parts of a multi-part content
+    joined with spaces; None when it is neither."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # parts: {"type": "text", "text": ...}; images and files are not text
@@ -28,7 +30,7 @@ def chat_turns(history: Sequence[Any] | None) -> list[Message]:
     for turn in history or []:
         if not isinstance(turn, dict) or turn.get("role") not in ("user", "assistant"):
             continue
-        content = _text(turn.get("content"))
+        content = content_text(turn.get("content"))
         if content is not None and content.strip():
             turns.append({"role": str(turn["role"]), "content": content})
     return turns
