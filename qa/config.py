@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     )
 
     # Retrieval (defaults chosen on rtqa-dev, see benchmarks/README.md)
+    wordnet_dir: Path | None = Field(
+        None,
+        description="WordNet 3.0 dict folder for the citation check (default: nltk's data, then /usr/share/wordnet).",
+    )
     retrieval: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="How passages are found.")
     top_k: int = Field(4, ge=1, le=50, description="Passages handed to the answer backend.")
     candidates: int = Field(40, ge=1, le=1000, description="Hits taken from each of dense and BM25 before fusion.")
