@@ -156,8 +156,12 @@ def print_answer(answer: Any, streamed: str) -> None:
         print()
     if answer.fallback:
         print(f"\n(The {answer.backend} backend failed: {answer.error}. This is the extractive answer.)")
-    for sentence in answer.unsupported:
-        print(f"\n(Not supported by the cited passages: {sentence!r})")
+    for claim in answer.claims:
+        if claim.verdict == "contradicted":
+            sources = ", ".join(f"[{n}]" for n in claim.citations)
+            print(f"\n(Contradicted by {sources}: {claim.text!r}: {claim.reason})")
+        elif claim.verdict == "unsupported":
+            print(f"\n(Not supported by the documents: {claim.text!r}: {claim.reason})")
     if answer.citations:
         print("\nSources:")
     for citation in answer.citations:

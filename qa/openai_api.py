@@ -9,7 +9,8 @@ Routes: `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/chat/completions` (st
 - The assistant message's content is the checked, cited answer text ([n] markers). The completion
   object carries two extra top-level fields: `citations`, the list of citation objects of
   `python -m qa ask --json`, and `answer`, the rest of that object (not_found, unsupported,
-  fallback, error, backend, question, standalone_question, text).
+  claims with each sentence's verdict, fallback, error, backend, question, standalone_question,
+  text).
 - Streaming sends the checked answer: the answer is computed and checked first, then its text is
   streamed word by word in OpenAI chunks, so the streamed content equals the non-streamed content
   and its [n] markers always match `citations`. The last chunk (finish_reason "stop") carries

@@ -138,6 +138,19 @@ class Citation:
     date: str | None = None
 
 
+@dataclass(frozen=True)
+class ClaimCheck:
+    """The check's verdict on one answer sentence: `supported` (the cited passages say it),
+    `contradicted` (a passage says otherwise: `reason` gives its words, `citations` that passage)
+    or `unsupported` (no passage says it). `quote` is the passage sentence the verdict rests on."""
+
+    text: str
+    verdict: str
+    citations: list[int] = field(default_factory=list)
+    reason: str = ""
+    quote: str = ""
+
+
 @dataclass
 class Answer:
     """The result of one question. `to_json()` is the `python -m qa ask --json` contract."""
@@ -151,12 +164,14 @@ class Answer:
     error: str | None = None  # why the backend failed, when fallback
     question: str = ""
     standalone_question: str = ""  # the question after condensing it with the chat history
+    claims: list[ClaimCheck] = field(default_factory=list)  # one per checked sentence, in order
 
     def to_json(self) -> dict[str, Any]:
         return {
             "text": self.text,
             "citations": [asdict(citation) for citation in self.citations],
             "unsupported": list(self.unsupported),
+            "claims": [asdict(claim) for claim in self.claims],
             "backend": self.backend,
             "not_found": self.not_found,
             "fallback": self.fallback,

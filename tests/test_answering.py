@@ -62,7 +62,7 @@ def assert_well_cited(answer: Answer) -> None:
     """Citations numbered 1..n in order of first use, each used in the text, each quote exactly
     the passage text at start:end and present in the seed file."""
     assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
-    used = [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+    used = [int(n) for n in re.findall(r"\[(?:contradicted by source )?(\d+)\]", answer.text)]
     assert list(dict.fromkeys(used)) == [c.n for c in answer.citations]
     for citation in answer.citations:
         assert citation.source == SEED_FILE.name
@@ -182,7 +182,9 @@ def test_answer_cut_at_the_token_limit_loses_its_unfinished_sentence(
     if finish_reason == "length":
         assert answer.text == "ICBC and Bank of China restricted financing [1]."
     else:
-        assert answer.text.endswith("stopped lending to the") and "restricted financing [1]." in answer.text
+        assert (
+            answer.text.endswith("stopped lending to the [unsupported]") and "restricted financing [1]." in answer.text
+        )
     assert_well_cited(answer)
 
 
@@ -272,6 +274,8 @@ def test_cli_ask_json_contract(seed_index: Path) -> None:
     for number, citation in enumerate(data["citations"], 1):
         assert {"n", "source", "title", "page", "chunk_id", "quote", "start", "end", "score"} <= set(citation)
         assert citation["n"] == number and f"[{number}]" in data["text"]
+    assert data["claims"] and {"text", "verdict", "citations", "reason", "quote"} <= set(data["claims"][0])
+    assert all(claim["verdict"] == "supported" and claim["citations"] for claim in data["claims"])
     missing = run_cli(["-m", "qa", "ask", OFF_TOPIC, "--index", str(seed_index), "--json"], real_model=True)
     data = json.loads(missing.stdout)
     assert data["not_found"] is True and data["citations"] == []

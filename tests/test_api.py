@@ -133,6 +133,7 @@ def test_cited_answer(url: str, expected: qa.Answer) -> None:
     assert "ICBC" in " ".join(c["quote"] for c in extra["citations"])
     assert extra["answer"]["not_found"] is False and extra["answer"]["fallback"] is False
     assert extra["answer"]["text"] == content and extra["answer"]["backend"] == "extractive"
+    assert extra["answer"]["claims"] == expected.to_json()["claims"] and extra["answer"]["claims"]
 
 
 def test_streamed_answer_equals_the_checked_answer(url: str, expected: qa.Answer) -> None:

@@ -28,7 +28,8 @@ from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_pla
 
 from qa import read_state
 
-from .conftest import ROOT, SEED_FILE
+from .conftest import ROOT, SEED_FILE, hash_model_env
+from .llm_server import LLMServer
 from .load import AppFailed, AppProcess, app_process
 
 CHROMIUM = "/usr/bin/chromium"
@@ -85,6 +86,21 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 @pytest.fixture(scope="module")
 def auth_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     yield from start_app(tmp_path_factory.mktemp("auth-app"), {"QA_AUTH": AUTH})
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[LLMServer]:
+    with LLMServer() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def llm_app(tmp_path_factory: pytest.TempPathFactory, llm: LLMServer) -> Iterator[RunningApp]:
+    """The app answering with an OpenAI-compatible server the test scripts. How flagged sentences
+    are shown does not depend on the embedding model, so this app embeds with the hash double."""
+    env = {**hash_model_env(), "QA_BACKEND": "openai", "QA_OPENAI_BASE_URL": llm.openai_base_url}
+    env["QA_OPENAI_MODEL"] = "test"
+    yield from start_app(tmp_path_factory.mktemp("llm-app"), env)
 
 
 # --- the browser ------------------------------------------------------------------------------
@@ -242,6 +258,39 @@ def test_cited_answer_streams_with_sources_panel(app: RunningApp, page: Page) ->
     expect(bot_messages(page)).to_have_count(1)
 
 
+def test_flagged_sentences_are_marked_where_they_stand(llm_app: RunningApp, llm: LLMServer, page: Page) -> None:
+    """An LLM answer with a supported, a contradicted and an invented sentence, all citing [1]:
+    only the first keeps its marker; the contradicted one is struck through with the passage's
+    words beside it, the invented one marked as not in the documents."""
+
+    def reply(request: dict[str, Any]) -> str:
+        prompt = "\n".join(str(message.get("content")) for message in request["messages"])
+        n = next(
+            match.group(1)
+            for match in re.finditer(r'<passage n="(\d+)"[^>]*>(.*?)</passage>', prompt, re.S)
+            if "largest bank by assets" in match.group(2)
+        )
+        return (
+            f"ICBC is the world's largest bank by assets [{n}]. ICBC is the world's smallest bank by assets [{n}]. "
+            f"The Eiffel Tower was completed in Paris in 1889 [{n}]."
+        )
+
+    llm.reply = reply
+    open_chat(page, llm_app.url)
+    last = ask(page, "Which is the world's largest bank by assets?")
+    contradicted = last.locator(".claim-contradicted")
+    expect(contradicted).to_have_text("ICBC is the world's smallest bank by assets")
+    expect(last.locator(".verdict-contradicted")).to_contain_text("largest")
+    expect(last.locator(".claim-unsupported")).to_have_text("The Eiffel Tower was completed in Paris in 1889")
+    expect(last.locator(".verdict-unsupported")).to_contain_text("not in the documents")
+    assert contradicted.evaluate("node => getComputedStyle(node).textDecorationLine") == "line-through"
+    expect(last.locator("a.cite", has_text="[1]").first).to_be_visible()
+    text = last.inner_text()
+    assert "[unsupported]" not in text and "contradicted by source" not in text
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "flagged-answer.png"))
+
+
 def test_off_topic_question_is_not_found(app: RunningApp, page: Page) -> None:
     open_chat(page, app.url)
     last = ask(page, "What is the tallest mountain on Venus?")
@@ -297,6 +346,8 @@ def test_api_ask_returns_the_answer_json(app: RunningApp) -> None:
         assert citation["source"] == SEED_FILE.name
         assert normalise(citation["quote"]) in seed
         assert citation["passage"][citation["start"] : citation["end"]] == citation["quote"]
+    assert result["claims"] and all(claim["verdict"] == "supported" for claim in result["claims"])
+    assert {"text", "verdict", "citations", "reason", "quote"} <= result["claims"][0].keys()
 
     off_topic = client.predict("What is the tallest mountain on Venus?", api_name="/ask")
     assert off_topic["not_found"] is True and off_topic["text"] == NOT_FOUND and off_topic["citations"] == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.types import Answer, Citation
+from qa.types import Answer, Citation, ClaimCheck
 from qa.web.render import answer_markdown, escape_markdown, sources_html
 
 EVIL = 'Prices rose <script>alert(1)</script> and <img src=x onerror="alert(2)"> [link](javascript:alert(3))'
@@ -24,7 +24,17 @@ def cited_answer() -> Answer:
         score=0.5,
         passage=passage,
     )
-    return Answer(text=EVIL + " [1]. Unknown claim [1].", citations=[citation], unsupported=["Unknown claim."])
+    claims = [
+        ClaimCheck(EVIL + ".", "supported", [1], "", passage[start:end]),
+        ClaimCheck("Unknown claim.", "unsupported", [], "no passage says this"),
+        ClaimCheck("Prices fell <b>.", "contradicted", [1], "the passage says 'rose <script>'", passage[start:end]),
+    ]
+    return Answer(
+        text=EVIL + " [1]. Unknown claim [unsupported]. Prices fell <b> [contradicted by source 1].",
+        citations=[citation],
+        unsupported=["Unknown claim.", "Prices fell <b>."],
+        claims=claims,
+    )
 
 
 def test_chat_message_escapes_document_text_and_links_markers() -> None:
@@ -32,7 +42,12 @@ def test_chat_message_escapes_document_text_and_links_markers() -> None:
     assert "<script>" not in text and "<img" not in text and "](javascript" not in text
     assert "&lt;script&gt;" in text
     assert '<a class="cite" href="#src-3-1">[1]</a>' in text
-    assert "Not supported by the cited passages" in text
+    # flagged sentences are marked where they stand, the contradicted one with the passage's words
+    assert '<span class="claim-unsupported">Unknown claim</span>' in text
+    assert "⚠ not in the documents (no passage says this)" in text
+    assert '<span class="claim-contradicted">Prices fell &lt;b&gt;</span>' in text
+    assert "✗ contradicted" in text and "the passage says 'rose &lt;script&gt;'" in text
+    assert "<b>" not in text and "[unsupported]" not in text and "contradicted by source" not in text
     assert "evil &lt;b&gt;.html" in text
 
 

@@ -59,7 +59,7 @@ class Engine:
         self.settings = settings
         self.retriever = Retriever(settings, embeddings)
         self.embeddings = self.retriever.embeddings
-        self.checker = CitationChecker(self.embeddings)
+        self.checker = CitationChecker(self.embeddings, wordnet_dir=settings.wordnet_dir)
         self.extractive_weights = ExtractiveWeights()
         self._backends: dict[str, Backend] = dict(backends or {})
 
@@ -176,6 +176,7 @@ class Engine:
             text=checked.text,
             citations=checked.citations,
             unsupported=checked.unsupported,
+            claims=checked.claims,
             backend=base.backend,
             question=base.question,
             standalone_question=base.standalone_question,

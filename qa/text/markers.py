@@ -1,4 +1,7 @@
-"""The one grammar of citation markers: "[2]", "[1][3]", "[1, 3]" or "[1; 3]" after a claim.
+"""The one grammar of citation markers: "[2]", "[1][3]", "[1, 3]" or "[1; 3]" after a claim, and
+of the marks the citation check puts where an answer sentence is not supported:
+"[unsupported]" and "[contradicted by source 2]" (no passage number in brackets, so nothing vouches
+for the sentence).
 
 Passage numbers are 1-based, as the passages are numbered in a prompt and in an answer's
 citations. The checker parses them, the prompt strips them from earlier answers, the web page
@@ -16,6 +19,10 @@ MARKER = re.compile(r"\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 SPACED_MARKER = re.compile(r"\s*" + MARKER.pattern)
 #: Markers opening a text ("[2] The ..."): they belong to the sentence before.
 LEADING_MARKERS = re.compile(r"^(?:" + SPACED_MARKER.pattern + r")+")
+#: The check's mark on a sentence no passage supports, or one a passage contradicts.
+UNSUPPORTED_MARK = "[unsupported]"
+CONTRADICTED_MARK = "[contradicted by source {n}]"
+VERDICT_MARK = re.compile(r"\s*\[(?:unsupported|contradicted by source \d+)\]")
 _NUMBER_SEPARATOR = re.compile(r"\s*[,;]\s*")
 #: A piece of text running through the markers that end it (and the white space after them).
 _THROUGH_MARKERS = re.compile(r".+?(?:" + MARKER.pattern + r")+\s*|.+$", re.S)
@@ -32,8 +39,8 @@ def cited_numbers(text: str) -> list[int]:
 
 
 def strip_markers(text: str, replacement: str = "") -> str:
-    """`text` without its markers (and the white space before each)."""
-    return SPACED_MARKER.sub(replacement, text)
+    """`text` without its markers and verdict marks (and the white space before each)."""
+    return VERDICT_MARK.sub(replacement, SPACED_MARKER.sub(replacement, text))
 
 
 def parts(text: str) -> Iterator[str | int]:

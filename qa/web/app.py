@@ -41,6 +41,10 @@ CSS = """
 .source-passage { white-space: pre-wrap; font-size: 0.9em; }
 mark.quote { background: #ffe58a; color: inherit; padding: 0 2px; }
 a.cite { text-decoration: none; font-weight: bold; }
+.claim-unsupported { text-decoration: underline wavy #d9a400; }
+.verdict-unsupported { color: #8a6500; font-size: 0.9em; }
+.claim-contradicted { text-decoration: line-through #c62828; }
+.verdict-contradicted { color: #c62828; font-size: 0.9em; font-weight: bold; }
 """
 
 

@@ -8,7 +8,7 @@ import html
 import re
 
 from ..text import markers
-from ..types import Answer, Citation
+from ..types import Answer, Citation, ClaimCheck
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+!|~>-])")
 
@@ -24,31 +24,65 @@ def anchor(answer_no: int, n: int) -> str:
 
 def answer_markdown(answer: Answer, answer_no: int) -> str:
     """The chat message: the answer with clickable [n] markers (they jump to the source in the
-    panel), notes on fallback and unsupported sentences, then a compact list of the sources."""
+    panel), each sentence the check did not pass marked where it stands (unsupported in amber,
+    contradicted in red with the passage's own words beside it), notes on fallback, then a
+    compact list of the sources."""
     if answer.not_found:
         return f"**{escape_markdown(answer.text)}**"
-    body = []
-    for piece in markers.parts(answer.text):
-        if isinstance(piece, int):  # a cited passage number
-            body.append(f'<a class="cite" href="#{anchor(answer_no, piece)}">[{piece}]</a>')
-        else:
-            body.append(escape_markdown(piece))
     lines = []
     if answer.fallback:
         lines.append(
             f"> ⚠️ {escape_markdown(answer.error or 'The answer backend failed')}. Showing the extractive answer.\n"
         )
-    lines.append("".join(body))
-    if answer.unsupported:
-        lines.append("")
-        for sentence in answer.unsupported:
-            lines.append(f"> ⚠️ Not supported by the cited passages: *{escape_markdown(sentence)}*")
+    lines.append(_marked_text(answer, answer_no))
     if answer.citations:
         lines.append("")
         lines.append("**Sources**")
         for citation in answer.citations:
             lines.append(f"- [{citation.n}] {escape_markdown(_where(citation))}")
     return "\n".join(lines)
+
+
+def _cited(text: str, answer_no: int) -> str:
+    """Plain answer text, escaped, with its [n] markers as links to the sources panel."""
+    body = []
+    for piece in markers.parts(text):
+        if isinstance(piece, int):  # a cited passage number
+            body.append(f'<a class="cite" href="#{anchor(answer_no, piece)}">[{piece}]</a>')
+        else:
+            body.append(escape_markdown(piece))
+    return "".join(body)
+
+
+def _marked_text(answer: Answer, answer_no: int) -> str:
+    """The answer text with each flagged sentence wrapped and its verdict mark spelled out."""
+    flagged = iter([claim for claim in answer.claims if claim.verdict != "supported"])
+    text, position, out = answer.text, 0, []
+    for match in markers.VERDICT_MARK.finditer(text):
+        segment = text[position : match.start()]
+        claim = next(flagged, None)
+        body = claim.text[:-1] if claim and claim.text[-1:] in ".!?" else (claim.text if claim else "")
+        split = len(segment) - len(body) if body and segment.endswith(body) else len(segment)
+        out.append(_cited(segment[:split], answer_no))
+        out.append(_flag(segment[split:], claim, answer_no))
+        position = match.end()
+    out.append(_cited(text[position:], answer_no))
+    return "".join(out)
+
+
+def _flag(sentence: str, claim: ClaimCheck | None, answer_no: int) -> str:
+    if claim is not None and claim.verdict == "contradicted":
+        source = claim.citations[0] if claim.citations else 0
+        link = f' <a class="cite" href="#{anchor(answer_no, source)}">[{source}]</a>' if source else ""
+        return (
+            f'<span class="claim-contradicted">{escape_markdown(sentence)}</span> '
+            f'<span class="verdict-contradicted">✗ contradicted{link}: {escape_markdown(claim.reason)}</span>'
+        )
+    reason = claim.reason if claim is not None and claim.reason else "no passage says this"
+    return (
+        f'<span class="claim-unsupported">{escape_markdown(sentence)}</span> '
+        f'<span class="verdict-unsupported">⚠ not in the documents ({escape_markdown(reason)})</span>'
+    )
 
 
 def _where(citation: Citation) -> str:

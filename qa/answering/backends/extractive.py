@@ -182,7 +182,7 @@ def compose(picks: Sequence[Pick], passages: Sequence[Passage]) -> str:
     parts = []
     for pick in picks:
         sentence = passages[pick.passage].text[pick.start : pick.end]
-        if sentence[-1] not in ".!?\"'”’)":
+        if sentence.rstrip("\"'”’)")[-1:] not in (".", "!", "?"):  # a headline ending in a quote gets one too
             sentence += "."
         parts.append(f"{sentence} [{pick.passage + 1}]")
     return " ".join(parts)

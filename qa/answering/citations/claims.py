@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Literal
 
 from ...text import markers
 from ...text.sentences import sentence_spans
@@ -14,7 +15,36 @@ from .facts import NO_FACTS, Facts
 _SPACE_BEFORE_PUNCT = re.compile(r"\s+([.,;:!?])")
 CLOSING = ".!?\"'”’)"
 _ENUMERATOR = re.compile(r"\(?(?:\d{1,3}|[a-zA-Z])[.)]")  # "1." "2)" "(a)" alone
+Verdict = Literal["supported", "contradicted", "unsupported"]
+#: How answers introduce what the passages say ("According to the documents, ..."): not a claim.
+_SOURCES = (
+    r"(?:the )?(?:documents?|passages?|sources?|articles?|reports?|texts?|context|information(?: provided)?)"
+    r"(?: \[?\d+\]?)?"
+)
+FRAMING = re.compile(
+    rf"^(?:according to {_SOURCES}|based on {_SOURCES}|as {_SOURCES} (?:says?|states?|shows?|notes?)|"
+    rf"{_SOURCES}(?: \[?\d+\]?)? (?:says?|states?|shows?|indicates?|mentions?|reports?|suggests?|notes?)(?: that)?|"
+    rf"in {_SOURCES}|i (?:think|believe)|it (?:seems|appears)(?: that)?)\s*[,:]?\s*",
+    re.I,
+)
 MIN_CLAIM_TERMS = 3  # shorter sentences ("Here is what I found.") without numbers or names are framing
+
+
+@dataclass(frozen=True)
+class Finding:
+    verdict: Verdict
+    reason: str
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Where a claim is checked: the sentence most like it, with its neighbours (`window`), and
+    what the rest of the passage says about names (for `roles`)."""
+
+    sentence: str
+    window: str
+    before: str  # the sentences before the window's sentence (a pronoun's antecedent) and the title
+    passage_names: frozenset[str]
 
 
 @dataclass
@@ -27,6 +57,19 @@ class Claim:
     #: passage that says the same but lacks some numbers or names -> (score, start, end) there, and
     #: the passage holding the rest with its sentence that holds most of them: (passage, start, end)
     joint: dict[int, tuple[tuple[float, int, int], tuple[int, int, int]]] = field(default_factory=dict)
+    #: passage that talks about the claim but disagrees -> ((score, start, end), why)
+    conflicts: dict[int, tuple[tuple[float, int, int], Finding]] = field(default_factory=dict)
+    verdict: Verdict | None = "supported"  # None: the sentence claims nothing (framing)
+    reason: str = ""
+    evidence: tuple[int, int, int] | None = None  # (passage, start, end) the verdict rests on
+
+    def note_conflict(self, index: int, place: tuple[float, int, int], finding: Finding) -> None:
+        """Keep, per passage, the disagreement of its sentence most like the claim; a contradiction
+        outranks a mere lack of support."""
+        known = self.conflicts.get(index)
+        rank = (finding.verdict == "contradicted", place[0])
+        if known is None or rank > (known[1].verdict == "contradicted", known[0][0]):
+            self.conflicts[index] = (place, finding)
 
 
 def split_claims(text: str, count: int) -> list[Claim]:
@@ -51,6 +94,14 @@ def split_claims(text: str, count: int) -> list[Claim]:
 def _indices(text: str, count: int) -> list[int]:
     """The 0-based passage indices the markers in `text` cite, those of missing passages left out."""
     return [number - 1 for number in markers.cited_numbers(text) if 1 <= number <= count]
+
+
+def without_framing(text: str) -> str:
+    """The claim an answer sentence makes, without the words introducing it."""
+    stripped = text
+    for _ in range(3):  # "Based on the passages, I think ..."
+        stripped = FRAMING.sub("", stripped, count=1)
+    return stripped[:1].upper() + stripped[1:] if stripped != text and stripped else text
 
 
 def normal(text: str) -> str:

@@ -1,5 +1,6 @@
-"""The facts a sentence states: its numbers and names. A passage supporting an answer sentence
-must hold every one of them (a paraphrase keeps them; a swapped name or number is not support)."""
+"""The facts a sentence states: its numbers (as quantities: "2.9m" is "2.9 million") and names. A
+passage supporting an answer sentence must hold every one of them (a paraphrase keeps them; a
+swapped name or number is not support)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,8 @@ import re
 from dataclasses import dataclass
 
 from ...text.terms import terms
+from .quantities import values_in
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _NAME = re.compile(r"(?<![\w'’])[A-Z][\w'’&.-]*")
 _ACRONYM_DOT = re.compile(r"(?<=\b[A-Za-z])\.(?=[A-Za-z]\.|\s|$)")
 #: "Passage 2", "source [1]", "Passages:": how models refer to the passages; neither a name nor a number.
@@ -29,20 +30,22 @@ def _common(word: str) -> bool:
     return plain in _OPENERS or not terms(plain)  # terms() drops stop words
 
 
+#: Short month names as the full ones, so "Feb. 25" states what "February 25" does.
+_MONTHS = {
+    month[:3]: month
+    for month in "january february march april may june july august september october november december".split()
+} | {"sept": "september"}
+
+
 def numbers_in(text: str) -> set[str]:
-    """Numbers as digits: thousands separators dropped, "5.00" == "5"."""
-    found = set()
-    for match in _NUMBER.findall(text):
-        number = match.replace(",", "")
-        if "." in number:
-            number = number.rstrip("0").rstrip(".")
-        found.add(number)
-    return found
+    """Numbers as values: separators dropped, scale applied ("2.9m" == "2,900,000"), "5.00" == "5"."""
+    return values_in(text)
 
 
 def words_in(text: str) -> set[str]:
-    """Lower-cased words, "U.S." as "us", possessives dropped."""
-    return set(re.findall(r"\w+", _POSSESSIVE.sub("", _ACRONYM_DOT.sub("", text)).lower()))
+    """Lower-cased words, "U.S." as "us", possessives dropped, "Feb" as "february"."""
+    words = re.findall(r"\w+", _POSSESSIVE.sub("", _ACRONYM_DOT.sub("", text)).lower())
+    return {_MONTHS.get(word, word) for word in words}
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,35 @@
 """Whether a passage supports a claim: the same sentence, or one saying the same (embedding
-similarity) or holding most of its terms, in a passage holding its facts; a pair of passages
-when one says it and another names who; then the answer renumbered with each citation's quote."""
+similarity) or holding most of its terms, in a passage holding its facts, that also agrees with
+it (`agreement`); a pair of passages when one says it and another names who; then the answer
+renumbered with each citation's quote, and each claim's verdict."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ...embeddings import SentenceEmbeddings
+from ...text import markers
+from ...text.lexicon import Lexicon, lexicon
 from ...text.sentences import sentence_spans
 from ...text.terms import terms
-from ...types import Citation, Passage
-from .claims import Claim, drop_repeats, is_framing, normal, split_claims, without_cut_claim
+from ...types import Citation, ClaimCheck, Passage
+from .agreement import disagreement
+from .claims import Claim, Evidence, Finding, drop_repeats, is_framing, normal, split_claims, without_cut_claim
 from .facts import Facts, words_in
+from .roles import passage_names
 
 SIMILARITY_SUPPORT = 0.62  # cosine of MiniLM vectors above which two sentences say the same
 LEXICAL_SUPPORT = 0.7  # share of the sentence's terms found in one passage sentence
+VERBATIM_WORDS = 6  # a claim this long found word for word in a passage is a quote of it
+CHECKED_PER_PASSAGE = 3  # most similar sentences of a passage checked for agreement with a claim
+
+
+NO_PASSAGE = "no passage says this"
 
 
 @dataclass
@@ -25,13 +37,25 @@ class CheckedAnswer:
     text: str
     citations: list[Citation]
     unsupported: list[str]
+    claims: list[ClaimCheck]
 
 
 class CitationChecker:
-    """Checks answers against passages with the embedding model (one batch per answer)."""
+    """Checks answers against passages with the embedding model (one batch per answer) and the
+    lexicon (loaded on the first answer that is not quoted verbatim)."""
 
-    def __init__(self, embeddings: SentenceEmbeddings) -> None:
+    def __init__(
+        self, embeddings: SentenceEmbeddings, words: Lexicon | None = None, wordnet_dir: Path | None = None
+    ) -> None:
         self.embeddings = embeddings
+        self._lexicon = words
+        self._wordnet_dir = wordnet_dir
+
+    @property
+    def lexicon(self) -> Lexicon:
+        if self._lexicon is None:
+            self._lexicon = lexicon(self._wordnet_dir)
+        return self._lexicon
 
     def check(self, text: str, passages: Sequence[Passage], question: str = "", cut_off: bool = False) -> CheckedAnswer:
         """`question`: what was asked (a sentence echoing it claims nothing); `cut_off`: the
@@ -44,23 +68,47 @@ class CitationChecker:
         spans = [sentence_spans(passage.text) for passage in passages]
         needs_vectors = [claim for claim in claims if not self._verbatim(claim, passages, spans)]
         if needs_vectors:
-            self._score_by_meaning(needs_vectors, passages, spans)
-        unsupported: list[str] = []
+            self._score_by_meaning(needs_vectors, passages, spans, asked.names)
         for claim in claims:
             if not claim.cited and is_framing(claim.text, asked):
+                claim.verdict = None  # claims nothing: shown as written, not checked
                 continue
-            supported = [index for index in claim.cited if index in claim.support]
-            if not supported and claim.support:
+            if not claim.support and not claim.joint:
+                self._look_for_contradiction(claim, passages, spans, asked.names)
+            # A passage's sentence that says the opposite, and is more like the claim than any
+            # supporting one, outweighs it: the claim is closest to what a passage contradicts.
+            bar = max(
+                (place[0] for place, found in claim.conflicts.values() if found.verdict == "contradicted"), default=0.0
+            )
+            backing = {index: found for index, found in claim.support.items() if found[0] >= bar}
+            supported = [index for index in claim.cited if index in backing]
+            if not supported and backing:
                 # Uncited, or citing the wrong passage, while another passage supports it: cite that one.
-                best = max(claim.support, key=lambda index: claim.support[index][0])
-                claim.cited = [best]
+                best = max(backing, key=lambda index: backing[index][0])
                 supported = [best]
-            elif not supported and claim.joint:
-                supported = claim.cited = self._cite_pair(claim)
-            claim.cited = supported or claim.cited
-            if not supported:
-                unsupported.append(claim.text)
-        return self._renumber(claims, passages, unsupported)
+            elif not supported and any(found[0][0] >= bar for found in claim.joint.values()):
+                supported = self._cite_pair(claim)
+            if supported:
+                claim.cited = supported
+            else:
+                self._judge_unsupported(claim)
+        return self._renumber(claims, passages)
+
+    @staticmethod
+    def _judge_unsupported(claim: Claim) -> None:
+        """A claim no passage supports: contradicted when a passage says otherwise (one it cites
+        first), else unsupported, with the reason of the passage closest to saying it."""
+        contradicting = {index: found for index, found in claim.conflicts.items() if found[1].verdict == "contradicted"}
+        pool = contradicting or claim.conflicts
+        cited = [index for index in claim.cited if index in pool]
+        if pool:
+            index = cited[0] if cited else max(pool, key=lambda key: pool[key][0][0])
+            (score, start, end), finding = pool[index]
+            claim.verdict, claim.reason = finding.verdict, finding.reason
+            claim.evidence = (index, start, end)
+        else:
+            claim.verdict, claim.reason = "unsupported", NO_PASSAGE
+        claim.cited = []
 
     @staticmethod
     def _cite_pair(claim: Claim) -> list[int]:
@@ -83,12 +131,27 @@ class CitationChecker:
                 if normal(passages[index].text[start:end]) == wanted:
                     claim.support[index] = (1.0, start, end)
                     return True
+        words = re.findall(r"\w+|[^\w\s]", claim.text.rstrip(".!? "))
+        if len(words) >= VERBATIM_WORDS:  # a quote spanning sentences as split here (a headline and its text)
+            pattern = re.compile(r"\s*".join(re.escape(word) for word in words), re.I)
+            for index in order:
+                starts = {start for start, _ in spans[index]}
+                for found in pattern.finditer(passages[index].text):
+                    if found.start() in starts:  # from a sentence's start: no "not" or "may" left behind
+                        claim.support[index] = (1.0, found.start(), found.end())
+                        return True
         return False
 
     def _score_by_meaning(
-        self, claims: Sequence[Claim], passages: Sequence[Passage], spans: Sequence[list[tuple[int, int]]]
+        self,
+        claims: Sequence[Claim],
+        passages: Sequence[Passage],
+        spans: Sequence[list[tuple[int, int]]],
+        asked: frozenset[str],
     ) -> None:
         flat = [(index, start, end) for index, passage_spans in enumerate(spans) for start, end in passage_spans]
+        order = [position for passage_spans in spans for position in range(len(passage_spans))]
+        names: list[frozenset[str] | None] = [None] * len(passages)  # computed when first needed
         sentences = [passages[i].text[s:e] for i, s, e in flat]
         vectors = self.embeddings.embed_array([claim.text for claim in claims] + sentences)
         claim_vectors, sentence_vectors = vectors[: len(claims)], vectors[len(claims) :]
@@ -103,21 +166,74 @@ class CitationChecker:
         for row, claim in enumerate(claims):
             claim_terms = set(terms(claim.text))
             claim_facts = Facts.of_claim(claim.text)
-            for column, (index, start, end) in enumerate(flat):
+            scored = []
+            for column in range(len(flat)):
                 cosine = float(similarity[row, column])
                 recall = len(claim_terms & sentence_terms[column]) / len(claim_terms) if claim_terms else 0.0
-                score = max(cosine, recall)
-                if cosine < SIMILARITY_SUPPORT and recall < LEXICAL_SUPPORT:
-                    continue
+                if cosine >= SIMILARITY_SUPPORT or recall >= LEXICAL_SUPPORT:
+                    scored.append((max(cosine, recall), column))
+            checked: dict[int, int] = {}  # passage -> its sentences checked for agreement so far
+            for score, column in sorted(scored, reverse=True):
+                index, start, end = flat[column]
+                contradicted = index in claim.conflicts and claim.conflicts[index][1].verdict == "contradicted"
+                if index in claim.support or contradicted or checked.get(index, 0) >= CHECKED_PER_PASSAGE:
+                    continue  # a passage speaks through its sentence most like the claim that agrees or contradicts
+                checked[index] = checked.get(index, 0) + 1
+                if names[index] is None:
+                    names[index] = passage_names(passages[index].text)
+                evidence = self._evidence(passages[index], spans[index], order[column], names[index])
+                finding = disagreement(claim.text, evidence, self.lexicon, asked)
                 if not claim_facts.within(passage_facts[index]):
+                    if finding is not None and finding.verdict == "contradicted":
+                        claim.note_conflict(index, (score, start, end), finding)
+                        continue
                     partner = self._partner(
                         claim_terms, claim_facts, index, passage_facts[index], sentences[column], candidates
                     )
                     if partner and (index not in claim.joint or score > claim.joint[index][0][0]):
                         claim.joint[index] = ((score, start, end), partner)
+                    else:
+                        claim.note_conflict(index, (score, start, end), finding or _MISSING_FACTS)
                     continue
-                if index not in claim.support or score > claim.support[index][0]:
+                if finding is not None:
+                    claim.note_conflict(index, (score, start, end), finding)
+                else:
                     claim.support[index] = (score, start, end)
+
+    def _look_for_contradiction(
+        self, claim: Claim, passages: Sequence[Passage], spans: Sequence[list[tuple[int, int]]], asked: frozenset[str]
+    ) -> None:
+        """A claim nothing supports may still be contradicted by a sentence less like it as a
+        whole: one using the verb the claim asserts about one of its names ("China vetoed" over
+        "China's decision not to fully veto"). Such sentences are checked too."""
+        if any(found.verdict == "contradicted" for _, found in claim.conflicts.values()):
+            return
+        words = self.lexicon
+        asserted = [word for word in words_in(claim.text) if words.is_verb_form(word)]
+        named = Facts.of_claim(claim.text).names
+        if not asserted or not named:
+            return
+        wanted = frozenset().union(*(words.bases(word) for word in asserted))
+        for index, passage in enumerate(passages):
+            for position, (start, end) in enumerate(spans[index]):
+                sentence = passage.text[start:end]
+                held = words_in(sentence)
+                if not held & named or not any(words.bases(word) & wanted for word in held):
+                    continue
+                evidence = self._evidence(passage, spans[index], position, passage_names(passage.text))
+                finding = disagreement(claim.text, evidence, words, asked)
+                if finding is not None and finding.verdict == "contradicted":
+                    claim.note_conflict(index, (0.0, start, end), finding)
+                    return
+
+    @staticmethod
+    def _evidence(passage: Passage, spans: Sequence[tuple[int, int]], position: int, names: frozenset[str]) -> Evidence:
+        """Sentence `position` of the passage, the window of it and its neighbours, and what
+        comes before it (with the title)."""
+        start, end = spans[position]
+        first, last = spans[max(0, position - 1)][0], spans[min(len(spans) - 1, position + 1)][1]
+        before = passage.title + "\n" + passage.text[spans[max(0, position - 2)][0] : start]
+        return Evidence(passage.text[start:end], passage.text[first:last], before, names)
 
     @staticmethod
     def _partner(
@@ -145,20 +261,51 @@ class CitationChecker:
         return None
 
     @staticmethod
-    def _renumber(claims: Sequence[Claim], passages: Sequence[Passage], unsupported: list[str]) -> CheckedAnswer:
+    def _renumber(claims: Sequence[Claim], passages: Sequence[Passage]) -> CheckedAnswer:
+        """The text with each claim's markers (or its verdict's mark), the citations numbered in
+        order of first use (a contradicting passage included, so its words can be shown), and
+        the claims' verdicts."""
         numbers: dict[int, int] = {}
         quotes: dict[int, tuple[float, int, int]] = {}
         pieces: list[str] = []
+        checks: list[ClaimCheck] = []
         for claim in claims:
             for index in claim.cited:
                 numbers.setdefault(index, len(numbers) + 1)
                 found = claim.support.get(index)
                 if found and (index not in quotes or found[0] > quotes[index][0]):
                     quotes[index] = found
-            markers = "".join(f"[{numbers[index]}]" for index in claim.cited)
-            if markers:
+            mark = "".join(f"[{numbers[index]}]" for index in claim.cited)
+            quote = ""
+            if claim.verdict == "contradicted" and claim.evidence is not None:
+                index, start, end = claim.evidence
+                numbers.setdefault(index, len(numbers) + 1)
+                quotes.setdefault(index, (0.0, start, end))
+                mark = markers.CONTRADICTED_MARK.format(n=numbers[index])
+                quote = passages[index].text[start:end]
+            elif claim.verdict == "unsupported":
+                mark = markers.UNSUPPORTED_MARK
+                if claim.evidence is not None:
+                    index, start, end = claim.evidence
+                    quote = passages[index].text[start:end]
+            elif claim.cited:
+                index = claim.cited[0]
+                score, start, end = claim.support.get(index, (0.0, 0, 0))
+                quote = passages[index].text[start:end]
+            if claim.verdict is not None:
+                cited = [numbers[claim.evidence[0]]] if claim.verdict == "contradicted" and claim.evidence else []
+                checks.append(
+                    ClaimCheck(
+                        claim.text,
+                        claim.verdict,
+                        [numbers[index] for index in claim.cited] or cited,
+                        claim.reason,
+                        quote,
+                    )
+                )
+            if mark:
                 body, end_punct = (claim.text[:-1], claim.text[-1]) if claim.text[-1] in ".!?" else (claim.text, "")
-                pieces.append(f"{body} {markers}{end_punct}")
+                pieces.append(f"{body} {mark}{end_punct}")
             else:
                 pieces.append(claim.text)
         citations = []
@@ -182,4 +329,9 @@ class CitationChecker:
                     date=passage.date,
                 )
             )
-        return CheckedAnswer(" ".join(pieces), citations, unsupported)
+        unsupported = [check.text for check in checks if check.verdict != "supported"]
+        return CheckedAnswer(" ".join(pieces), citations, unsupported, checks)
+
+
+#: Why a sentence similar to the claim does not support it when the passage lacks a name or number.
+_MISSING_FACTS = Finding("unsupported", "the passage does not hold all of its names and numbers")

@@ -1,0 +1,224 @@
+"""Whether a passage that talks about what an answer sentence says also agrees with it.
+
+Similar meaning is not support: "The auction has not raised $53 million" is as close to "The
+auction has raised $53 million" as a sentence gets. The passage's evidence (the sentence most like
+the claim, with its neighbours, since a claim may join two of them) disagrees with the claim when
+- it does not account for the claim's words: a word the claim asserts (an inflected verb such as
+  "vetoed") or more than a quarter of its words are found there neither as written, nor in a base
+  form, nor as a WordNet synonym or derived form ("bought" / "purchased", "abstained" /
+  "abstention"): *unsupported*;
+- polarity differs: the claim negates a word the evidence states, or the other way round
+  ("not", "never", "failed to", "denied" ...): *contradicted*;
+- a word of the claim is the opposite of its counterpart in the evidence (the two share a
+  neighbouring word: "shares *rose*" / "shares *fell*"), unless one of the two is negated ("did not
+  win" agrees with "lost"): *contradicted*;
+- the evidence hedges what the claim states as done ("may", "plans to", "is expected to",
+  "would"): *contradicted*, since the passage says it is not (yet) so;
+- a number agrees in digits but not in scale or unit ("2.9 billion" / "2.9 million", "30 points" /
+  "30%"): *contradicted*;
+- the names and numbers the claim ties to its verb are tied otherwise (see `roles`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from ...text.lexicon import Lexicon
+from ...text.terms import terms
+from .claims import Evidence, Finding, without_framing
+from .quantities import quantities
+from .roles import role_conflict
+from .wording import Word, Wording
+
+#: Words never compared for opposites or coverage.
+_FUNCTION = frozenset(
+    "the a an of to in on at by and or is are was were be been being has have had it its this that these those "
+    "he she they we his her their our as from with than then there which who whom what when where while also "
+    "do does did done doing will would can could may might shall should must not no never".split()
+)
+_CONTEXT = 3  # words each side in which an opposite's counterpart must share a neighbour
+UNCOVERED_SHARE = 0.25  # of the claim's words, at most this share may be absent from the evidence
+
+
+def disagreement(
+    claim: str, evidence: Evidence, lexicon: Lexicon, asked: frozenset[str] = frozenset()
+) -> Finding | None:
+    """Why `evidence` does not support `claim`, or None when it does. `asked`: the words of the
+    question (a claim repeating its names ties nothing)."""
+    claim = without_framing(claim)
+    said = Wording(claim)
+    claim_bases = [lexicon.bases(word.text) for word in said.words]
+    # Polarity, opposites and hedges are read in the sentence itself: a neighbour's "not" or
+    # "could" is about something else. Coverage and roles take the window (a claim may join two).
+    found = Wording(evidence.sentence)
+    found_bases = [lexicon.bases(word.text) for word in found.words]
+    window = Wording(evidence.window)
+    window_bases = [lexicon.bases(word.text) for word in window.words]
+    return (
+        _quantities(claim, evidence.window)
+        or _polarity(said, found, claim_bases, found_bases, lexicon, window)
+        or _opposites(said, found, claim_bases, found_bases, lexicon)
+        or _hedges(said, found, claim_bases, found_bases)
+        or role_conflict(claim, evidence, asked)
+        or _uncovered(said, window, claim_bases, window_bases, lexicon)
+    )
+
+
+def _content(word: Word) -> bool:
+    return word.text.isalpha() and not word.name and word.text not in _FUNCTION and bool(terms(word.text))
+
+
+def _uncovered(
+    said: Wording,
+    found: Wording,
+    claim_bases: Sequence[frozenset[str]],
+    found_bases: Sequence[frozenset[str]],
+    lexicon: Lexicon,
+) -> Finding | None:
+    present = frozenset().union(*found_bases) if found_bases else frozenset()
+    stems = set(terms(found.sentence))
+    content = [word for word in said.words if _content(word)]
+    missing = [
+        word
+        for word in content
+        if not (claim_bases[word.position] & present)
+        and not (set(terms(word.text)) & stems)
+        and not (lexicon.related(word.text) & present)
+    ]
+    asserted = [word for word in missing if lexicon.is_verb_form(word.text)]
+    if asserted or len(missing) > UNCOVERED_SHARE * len(content):
+        shown = (asserted or missing)[0].text
+        return Finding("unsupported", f"the passage does not say '{shown}'")
+    return None
+
+
+def _polarity(
+    said: Wording,
+    found: Wording,
+    claim_bases: Sequence[frozenset[str]],
+    found_bases: Sequence[frozenset[str]],
+    lexicon: Lexicon,
+    window: Wording,
+) -> Finding | None:
+    """A negation on one side that the other does not share about the same word. The claim's
+    negation must be the passage's too: a passage that says nothing negative about the word
+    does not support "did not remove" (unless it states the opposite: "did not win" / "lost")."""
+    for head in said.negated:
+        matches = [word.position for word in found.words if found_bases[word.position] & claim_bases[head]]
+        negated_there = [position for position in matches if position in found.negated]
+        if matches and not negated_there:
+            return Finding("contradicted", f"the passage says '{found.quote(matches[0])}'")
+        if not matches:
+            # the claim's negation must be the passage's too (in the window: a claim may join two
+            # sentences), or the passage must state the opposite ("did not win" / "lost")
+            word = said.words[head].text
+            if window.negated or any(lexicon.are_opposites(word, other.text) for other in window.words):
+                continue
+            return Finding("unsupported", f"the passage does not say '{said.quote(said.negated[head], 0, 1)}'")
+    for head, cue in found.negated.items():
+        matches = [word.position for word in said.words if claim_bases[word.position] & found_bases[head]]
+        plain_here = [position for position in matches if position not in said.negated]
+        plain_there = [
+            word.position
+            for word in found.words
+            if found_bases[word.position] & found_bases[head] and word.position not in found.negated
+        ]
+        if len(plain_here) > len(plain_there):
+            return Finding("contradicted", f"the passage says '{found.quote(cue, 1, head - cue + 1)}'")
+    return None
+
+
+def _opposites(
+    said: Wording,
+    found: Wording,
+    claim_bases: Sequence[frozenset[str]],
+    found_bases: Sequence[frozenset[str]],
+    lexicon: Lexicon,
+) -> Finding | None:
+    in_found = frozenset().union(*found_bases) if found_bases else frozenset()
+    claim_counts = Counter(word.text for word in said.words)
+    found_counts = Counter(word.text for word in found.words)
+    # a word of the passage is unmatched when the claim lacks it, or has it fewer times ("more
+    # than one in five ... charging fewer than $5" over "... charging more than $5")
+    unmatched_found = [
+        word
+        for word in found.words
+        if word.text.isalpha()
+        and not word.name
+        and word.text not in _FUNCTION
+        and (
+            not any(found_bases[word.position] & bases for bases in claim_bases)
+            or found_counts[word.text] > claim_counts[word.text]
+        )
+    ]
+    for word in said.words:
+        if not word.text.isalpha() or word.name or word.text in _FUNCTION:
+            continue
+        if claim_bases[word.position] & in_found and claim_counts[word.text] <= found_counts[word.text]:
+            continue
+        for other in unmatched_found:
+            if not lexicon.are_opposites(word.text, other.text):
+                continue
+            if not _share_neighbour(said, word.position, claim_bases, found, other.position, found_bases):
+                continue
+            if (word.position in said.negated) != (other.position in found.negated):
+                continue  # "did not win" / "lost": two flips agree
+            return Finding("contradicted", f"the passage says '{found.quote(other.position)}'")
+    return None
+
+
+def _share_neighbour(
+    said: Wording,
+    at: int,
+    claim_bases: Sequence[frozenset[str]],
+    found: Wording,
+    other: int,
+    found_bases: Sequence[frozenset[str]],
+) -> bool:
+    def around(wording: Wording, position: int, bases: Sequence[frozenset[str]]) -> set[str]:
+        near: set[str] = set()
+        for index in range(max(0, position - _CONTEXT), min(len(wording.words), position + _CONTEXT + 1)):
+            word = wording.words[index]
+            if index != position and word.text not in _FUNCTION and word.text not in (",", ";", ":"):
+                near |= bases[index]
+        return near
+
+    return bool(around(said, at, claim_bases) & around(found, other, found_bases))
+
+
+def _hedges(
+    said: Wording, found: Wording, claim_bases: Sequence[frozenset[str]], found_bases: Sequence[frozenset[str]]
+) -> Finding | None:
+    """A word the passage hedges that the claim states plainly, more often than the passage
+    states it plainly ("cut back ... to drive" is not flagged by "which could drive" beside it)."""
+    for head, cue in found.hedged.items():
+        plain_here = [
+            word.position
+            for word in said.words
+            if claim_bases[word.position] & found_bases[head] and not said.hedges_before(word.position)
+        ]
+        plain_there = [
+            word.position
+            for word in found.words
+            if found_bases[word.position] & found_bases[head] and not found.hedges_before(word.position)
+        ]
+        if len(plain_here) > len(plain_there):
+            return Finding("contradicted", f"the passage says only '{found.quote(cue, 1, head - cue + 1)}'")
+    return None
+
+
+def _quantities(claim: str, window: str) -> Finding | None:
+    found = quantities(window)
+    for stated in quantities(claim):
+        same = [other for other in found if other.number == stated.number]
+        if any(other.value == stated.value and other.unit == stated.unit for other in same):
+            continue  # said exactly so
+        conflicting = [
+            other
+            for other in same
+            if other.value != stated.value or (other.unit and stated.unit and other.unit != stated.unit)
+        ]
+        if conflicting:  # "€5" over "$5" (even if "five" is there too), "2.9 billion" over "2.9 million"
+            return Finding("contradicted", f"the passage says '{conflicting[0].text}'")
+    return None

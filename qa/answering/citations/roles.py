@@ -1,0 +1,147 @@
+"""Who did what: the names and numbers an answer sentence ties to what it says must be tied the
+same way in the passage, not merely be somewhere in it.
+
+Both sentences are cut into clauses (at ";", ", and", "but", "while", "whereas", and at "and"
+before a name that starts a new statement: "Russia vetoed the resolution and China abstained").
+Each clause of the claim that names someone or states a number is set beside the evidence clause
+that shares most of its other words. When that clause lacks one of the claim's names and names
+someone the claim does not (the same for numbers), the claim swapped a role ("China vetoed" over
+"Russia vetoed ... and China abstained"): contradicted. When the claim's name is in no clause of
+the evidence sentence, nor in the sentences just before it (which a pronoun there may refer to) or
+the title, the passage does not tie it to this: unsupported.
+"""
+
+from __future__ import annotations
+
+import re
+
+from ...text.sentences import sentence_spans
+from ...text.terms import terms
+from .claims import Evidence, Finding
+from .facts import Facts, words_in
+from .quantities import values_in
+from .wording import Wording
+
+_BREAK = re.compile(
+    r"\s*(?:;|:|\s[-–—]\s|,\s*(?:and|but|while|whereas|although|though|as|which|who|after|before|when|because)\b|"
+    r"\s(?:but|while|whereas|although|though|because)\s)\s*",
+    re.I,
+)
+_AND_NAME = re.compile(r"\s(?:and|or)\s(?=[A-Z])")
+MIN_SHARED = 0.5  # share of a claim clause's words the evidence clause it is set beside must hold
+
+
+def clauses(text: str) -> list[str]:
+    """`text` cut into sentences and those into clauses; a piece stating nothing but names ("ICBC"
+    in "ICBC and Bank of China are restricting ...") stays with the piece after it."""
+    return [clause for start, end in sentence_spans(text) for clause in _clauses(text[start:end])]
+
+
+def _clauses(sentence: str) -> list[str]:
+    pieces = [piece for part in _BREAK.split(sentence) for piece in _AND_NAME.split(part) if piece.strip()]
+    merged: list[str] = []
+    carry = ""
+    for piece in pieces:
+        piece = (carry + " and " + piece) if carry else piece
+        if not _words(piece):
+            carry = piece
+            continue
+        merged.append(piece)
+        carry = ""
+    if carry:
+        if merged:
+            merged[-1] += " and " + carry
+        else:
+            merged.append(carry)
+    return merged
+
+
+def _words(clause: str) -> set[str]:
+    """The clause's terms besides its names and numbers."""
+    facts = Facts.of_claim(clause)
+    return set(terms(clause)) - set(terms(" ".join(facts.names))) - {term for term in terms(clause) if term.isdigit()}
+
+
+def _names(clause: str, passage_names: frozenset[str]) -> frozenset[str]:
+    """Capitalised words away from a sentence's start, and at its start those the passage also
+    writes capitalised mid-sentence ("Late on Friday" is no name; "China" is)."""
+    wording = Wording(clause)
+    found = [word.text for word in wording.words if word.name or (word.position == 0 and word.text in passage_names)]
+    return frozenset(words_in(" ".join(found)))
+
+
+def passage_names(text: str) -> frozenset[str]:
+    """The words a passage writes capitalised away from a sentence's start."""
+    return frozenset(words_in(" ".join(word.text for word in Wording(text).words if word.name)))
+
+
+def role_conflict(claim: str, evidence: Evidence, asked: frozenset[str]) -> Finding | None:
+    # a capitalised word opening a sentence is a name when the passage or the claim writes it so mid-sentence
+    known = evidence.passage_names | passage_names(claim)
+    claim_names = frozenset().union(*(_names(piece, known) for piece in clauses(claim)))
+    claim_numbers = values_in(claim)
+    found_clauses = [(clause, _words(clause), set(terms(clause))) for clause in clauses(evidence.window)]
+    window_names = _names(evidence.window, known) | passage_names(evidence.window)
+    for piece in clauses(claim):
+        names = _names(piece, known)
+        numbers = values_in(piece)
+        words = _words(piece)
+        if not (names or numbers) or not words or not found_clauses:
+            continue
+        every = set(terms(piece))
+        # most shared words; of those, the clause most like it as a whole (names included)
+        clause, shared, _ = max(
+            found_clauses, key=lambda item: (len(item[1] & words), len(item[2] & every) / len(item[2] | every))
+        )
+        if len(shared & words) < max(1.0, MIN_SHARED * len(words)):
+            continue
+        held_names = _names(clause, known)
+        missing = names - held_names
+        extra = held_names - claim_names  # a name of the question in the passage's place is a swap too
+        if missing and extra:
+            return Finding("contradicted", f"the passage says '{_short(clause)}'")
+        missing_numbers = numbers - values_in(clause)
+        if missing_numbers and values_in(clause) - claim_numbers:
+            return Finding("contradicted", f"the passage says '{_short(clause)}'")
+        if _swapped(piece, clause, names, held_names):
+            return Finding("contradicted", f"the passage says '{_short(clause)}'")
+        elsewhere = missing - window_names - words_in(evidence.before) - asked
+        if elsewhere:
+            return Finding("unsupported", f"the passage does not say this of {sorted(elsewhere)[0].title()}")
+    return None
+
+
+def _swapped(piece: str, clause: str, names: frozenset[str], held: frozenset[str]) -> bool:
+    """Whether two names trade places around a word both clauses share ("Russia abstained ...
+    condemning China's invasion" over "China abstained ... condemning Russia's invasion"). A
+    passive ("... was invaded by Russia") turns sides around, so a clause with "by" is left alone."""
+    said, found = Wording(piece), Wording(clause)
+    if any(word.text == "by" for word in said.words + found.words):
+        return False
+    both = names & held
+    if len(both) < 2:
+        return False
+
+    def sides(wording: Wording) -> dict[str, tuple[set[str], set[str]]]:
+        positions = {name: [w.position for w in wording.words if words_in(w.text) & {name}] for name in both}
+        anchors: dict[str, tuple[set[str], set[str]]] = {}
+        for word in wording.words:
+            stems = terms(word.text)
+            if word.name or not stems or stems[0] in anchors:
+                continue
+            left = {name for name, found_at in positions.items() if found_at and found_at[0] < word.position}
+            right = {name for name, found_at in positions.items() if found_at and found_at[0] > word.position}
+            anchors[stems[0]] = (left, right)
+        return anchors
+
+    claim_sides, found_sides = sides(said), sides(found)
+    for anchor in claim_sides.keys() & found_sides.keys():
+        (claim_left, claim_right), (found_left, found_right) = claim_sides[anchor], found_sides[anchor]
+        if claim_left & found_right and claim_right & found_left:
+            return True
+    return False
+
+
+def _short(clause: str, most: int = 12) -> str:
+    words = clause.strip(" ,;:").split()
+    return " ".join(words[:most]) + (" ..." if len(words) > most else "")

@@ -1,0 +1,208 @@
+"""The citation check on the seed article: every kind of wrong sentence is caught (negation,
+opposite, swapped role, changed unit, date, weekday, dropped hedge, a sentence from nowhere) and
+every harmless rewording passes (synonyms, reordered and shortened clauses, passive voice, two
+sentences merged, framing, numbers written differently). The real embedding model and WordNet:
+the verdicts depend on both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from qa.answering.engine import Engine
+from qa.config import load_settings
+from qa.embeddings import SentenceEmbeddings
+from qa.text.lexicon import lexicon
+
+from .conftest import seed_index_in
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory, real_embeddings: SentenceEmbeddings) -> Engine:
+    index = seed_index_in(tmp_path_factory.mktemp("grounding"), real_embeddings)
+    return Engine(load_settings(index_dir=index), embeddings=real_embeddings)
+
+
+def verdict_of(engine: Engine, question: str, sentence: str) -> tuple[str, str]:
+    """The check's verdict on `sentence`, cited to the first passage retrieved for `question`."""
+    passages = engine.retriever.search(question).passages
+    checked = engine.checker.check(f"{sentence.rstrip('.')} [1].", passages, question=question)
+    assert len(checked.claims) == 1, checked
+    return checked.claims[0].verdict, checked.claims[0].reason
+
+
+def test_wordnet_is_installed_and_read() -> None:
+    """CI installs Debian's wordnet-base; without it the check would lose most opposites."""
+    words = lexicon()
+    assert words.has_wordnet, "WordNet not found: apt-get install wordnet-base"
+    assert words.are_opposites("rose", "fell") and words.are_opposites("won", "lost")
+    assert words.are_opposites("largest", "smallest") and words.are_opposites("approved", "rejected")
+    assert not words.are_opposites("bought", "purchased") and "purchase" in words.related("bought")
+
+
+CAUGHT = [
+    (  # negation
+        "Which countries abstained at the UN Security Council?",
+        "China, India and the UAE did not abstain from voting on a UN Security Council resolution.",
+        "contradicted",
+    ),
+    (  # opposite (a superlative flipped)
+        "Which is the world's largest bank by assets?",
+        "ICBC is the world's smallest bank by assets.",
+        "contradicted",
+    ),
+    (  # swapped role: a name of the same passage in another's place
+        "Did China veto the UN resolution?",
+        "China vetoed the UN Security Council resolution.",
+        "contradicted",
+    ),
+    (  # two names trade places around the verb
+        "Which countries abstained at the UN Security Council?",
+        "Russia abstained from voting on a UN Security Council resolution condemning China's invasion of Ukraine.",
+        "contradicted",
+    ),
+    (  # the unit changed: percent is not points
+        "What share of Russian oil and gas is sold to China?",
+        "About 30 points of oil and gas produced in Russia now sold to China.",
+        "contradicted",
+    ),
+    (  # the date changed
+        "When did China abstain at the UN?",
+        "On February 27, China, India and the UAE abstained from voting on a UN Security Council resolution.",
+        "contradicted",
+    ),
+    (  # the weekday changed
+        "When did China's foreign minister speak with his Ukrainian counterpart?",
+        "China's foreign minister spoke with his Ukrainian counterpart on Monday.",
+        "contradicted",
+    ),
+    (  # a hedge dropped: "may only be temporary" is not "is temporary"
+        "Is the banks' move temporary?",
+        "Bloomberg said the move is only temporary.",
+        "contradicted",
+    ),
+    (  # polarity the other way: the passage negates, the answer affirms
+        "Does China want to oppose Russia?",
+        "China wants to directly oppose its ally Russia.",
+        "contradicted",
+    ),
+    (  # from nowhere
+        "What happened in Paris?",
+        "The Eiffel Tower was completed in Paris in 1889.",
+        "unsupported",
+    ),
+    (  # a name from elsewhere
+        "Which banks restricted financing?",
+        "Deutsche Bank is restricting the purchase of Russian commodities.",
+        "unsupported",
+    ),
+]
+
+
+@pytest.mark.parametrize(("question", "sentence", "expected"), CAUGHT)
+def test_a_wrong_sentence_is_caught(engine: Engine, question: str, sentence: str, expected: str) -> None:
+    verdict, reason = verdict_of(engine, question, sentence)
+    assert verdict == expected, reason
+    assert reason
+
+
+PASSED = [
+    (  # synonyms
+        "Which is the world's largest bank by assets?",
+        "ICBC is the world's biggest bank by assets.",
+    ),
+    (  # reordered: the leading phrase moved to the end
+        "When did China abstain at the UN?",
+        "China, India and the UAE abstained from voting on a UN Security Council resolution on February 26.",
+    ),
+    (  # shortened
+        "When did China abstain at the UN?",
+        "China abstained from voting on a draft UN Security Council resolution.",
+    ),
+    (  # passive voice
+        "Which banks restricted financing?",
+        "The purchase of Russian commodities is being restricted by ICBC and Bank of China.",
+    ),
+    (  # two sentences of one passage merged
+        "Is the banks' move temporary?",
+        "Bloomberg said the move may only be temporary, and ICBC is the world's largest bank by assets.",
+    ),
+    (  # framing
+        "What did Putin sign in Beijing?",
+        "According to the documents, Putin signed important agreements with Xi Jinping while visiting Beijing.",
+    ),
+    (  # a number written differently
+        "What share of Russian oil and gas is sold to China?",
+        "About 30% of oil and gas produced in Russia is now sold to China.",
+    ),
+    (  # negation kept, reworded
+        "Does China want to oppose Russia?",
+        "China doesn't want to directly oppose its ally Russia.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("question", "sentence"), PASSED)
+def test_a_rewording_passes(engine: Engine, question: str, sentence: str) -> None:
+    verdict, reason = verdict_of(engine, question, sentence)
+    assert verdict == "supported", reason
+
+
+def test_flagged_sentences_carry_no_marker_and_are_marked_where_they_stand(engine: Engine) -> None:
+    question = "Which is the world's largest bank by assets?"
+    passages = engine.retriever.search(question).passages
+    good = "ICBC is the world's largest bank by assets"
+    text = f"{good} [1]. ICBC is the world's smallest bank by assets [1]. The Eiffel Tower was completed in 1889 [1]."
+    checked = engine.checker.check(text, passages, question=question)
+    verdicts = [claim.verdict for claim in checked.claims]
+    assert verdicts == ["supported", "contradicted", "unsupported"], checked.claims
+    assert checked.text.startswith(good + " [1].")
+    assert "smallest bank by assets [contradicted by source 1]." in checked.text
+    assert "completed in 1889 [unsupported]." in checked.text
+    contradicted = checked.claims[1]
+    assert contradicted.citations == [1] and "largest" in contradicted.reason and "largest" in contradicted.quote
+    assert checked.unsupported == [claim.text for claim in checked.claims[1:]]
+    assert checked.claims[2].citations == []
+
+
+def test_extractive_answers_pass_untouched(engine: Engine) -> None:
+    for question in [
+        "Which two Chinese banks restricted financing?",
+        "What share of Russian oil and gas is sold to China?",
+        "Which countries abstained at the UN Security Council?",
+    ]:
+        answer = engine.answer(question)
+        assert answer.claims and all(claim.verdict == "supported" for claim in answer.claims), answer.claims
+        assert "[unsupported]" not in answer.text and "contradicted" not in answer.text
+        assert answer.to_json()["claims"][0].keys() == {"text", "verdict", "citations", "reason", "quote"}
+
+
+def test_without_wordnet_the_check_still_runs(engine: Engine, tmp_path: Path) -> None:
+    """A machine without WordNet keeps the added opposites and the other checks."""
+    from qa.answering.citations import CitationChecker
+    from qa.text.lexicon import Lexicon
+
+    bare = CitationChecker(engine.embeddings, Lexicon(None))
+    question = "Which is the world's largest bank by assets?"
+    passages = engine.retriever.search(question).passages
+    checked = bare.check("Bloomberg said the move is only temporary [1].", passages, question="Is the move temporary?")
+    assert checked.claims[0].verdict == "contradicted"
+    assert not bare.lexicon.has_wordnet and bare.lexicon.are_opposites("rises", "falls")
+
+
+def test_each_added_opposite_is_one_wordnet_lacks() -> None:
+    """The project's own list of opposites only fills WordNet's gaps."""
+    from qa.text import lexicon as module
+
+    words = lexicon()
+    for line in module._MORE_OPPOSITES.strip().replace("\n    |", " |").splitlines():
+        left, right = (side.split() for side in line.split("|"))
+        in_wordnet = {
+            (first, second)
+            for first in left
+            for second in right
+            if set(words._wordnet_opposites(first)) & words.bases(second)
+            or set(words._wordnet_opposites(second)) & words.bases(first)
+        }
+        assert len(in_wordnet) < len(left) * len(right), f"WordNet has every pair of: {line}"
