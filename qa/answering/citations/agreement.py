@@ -27,7 +27,8 @@ from collections.abc import Sequence
 from ...text.lexicon import Lexicon
 from ...text.terms import terms
 from .claims import Evidence, Finding, without_framing
-from .quantities import quantities
+from .facts import words_in
+from .quantities import quantities, values_in
 from .roles import role_conflict
 from .wording import Word, Wording
 
@@ -38,6 +39,8 @@ _FUNCTION = frozenset(
     "do does did done doing will would can could may might shall should must not no never".split()
 )
 _CONTEXT = 3  # words each side in which an opposite's counterpart must share a neighbour
+#: Verbs that assert little of their own ("the launch occurred at ..."): not held to being found.
+_LIGHT_VERBS = frozenset("occur happen include involve take become remain feature contain come go get".split())
 UNCOVERED_SHARE = 0.25  # of the claim's words, at most this share may be absent from the evidence
 
 
@@ -49,6 +52,8 @@ def disagreement(
     claim = without_framing(claim)
     said = Wording(claim)
     claim_bases = [lexicon.bases(word.text) for word in said.words]
+    if not any(_content(word) for word in said.words):
+        return _bare_answer(claim, evidence, asked)
     # Polarity, opposites and hedges are read in the sentence itself: a neighbour's "not" or
     # "could" is about something else. Coverage and roles take the window (a claim may join two).
     found = Wording(evidence.sentence)
@@ -59,10 +64,23 @@ def disagreement(
         _quantities(claim, evidence.window)
         or _polarity(said, found, claim_bases, found_bases, lexicon, window)
         or _opposites(said, found, claim_bases, found_bases, lexicon)
-        or _hedges(said, found, claim_bases, found_bases)
+        or _hedges(said, found, claim_bases, found_bases, window, lexicon)
         or role_conflict(claim, evidence, asked)
-        or _uncovered(said, window, claim_bases, window_bases, lexicon)
+        or _uncovered(said, window, claim_bases, window_bases, lexicon, asked)
     )
+
+
+def _bare_answer(claim: str, evidence: Evidence, asked: frozenset[str]) -> Finding | None:
+    """A claim that is only a name or a number ("The answer is: 2020."): it says something only
+    together with the question, so the evidence sentence must hold it and be about the question
+    (two of the question's terms)."""
+    sentence = evidence.sentence
+    held = words_in(sentence)
+    stated = [word for word in words_in(claim) if word not in ("the", "a", "an")]
+    question_terms = set(terms(" ".join(asked)))
+    if stated and set(stated) <= held | values_in(sentence) and len(question_terms & set(terms(sentence))) >= 2:
+        return None
+    return Finding("unsupported", "the passage does not give this as the answer")
 
 
 def _content(word: Word) -> bool:
@@ -75,10 +93,18 @@ def _uncovered(
     claim_bases: Sequence[frozenset[str]],
     found_bases: Sequence[frozenset[str]],
     lexicon: Lexicon,
+    asked: frozenset[str],
 ) -> Finding | None:
+    """Words of the question count as accounted for: "The retailer that lowered its prices is
+    Sheetz" repeats what was asked, and claims only the name."""
     present = frozenset().union(*found_bases) if found_bases else frozenset()
     stems = set(terms(found.sentence))
-    content = [word for word in said.words if _content(word)]
+    asked_bases = frozenset().union(*(lexicon.bases(word) for word in asked)) if asked else frozenset()
+    content = [
+        word
+        for word in said.words
+        if _content(word) and not (claim_bases[word.position] & asked_bases and not lexicon.is_verb_form(word.text))
+    ]  # a verb stays held to the passage even if asked about: "Did China veto ...?" / "China vetoed ..."
     missing = [
         word
         for word in content
@@ -86,7 +112,9 @@ def _uncovered(
         and not (set(terms(word.text)) & stems)
         and not (lexicon.related(word.text) & present)
     ]
-    asserted = [word for word in missing if lexicon.is_verb_form(word.text)]
+    asserted = [
+        word for word in missing if lexicon.is_verb_form(word.text) and not (claim_bases[word.position] & _LIGHT_VERBS)
+    ]
     if asserted or len(missing) > UNCOVERED_SHARE * len(content):
         shown = (asserted or missing)[0].text
         return Finding("unsupported", f"the passage does not say '{shown}'")
@@ -119,10 +147,10 @@ def _polarity(
     for head, cue in found.negated.items():
         matches = [word.position for word in said.words if claim_bases[word.position] & found_bases[head]]
         plain_here = [position for position in matches if position not in said.negated]
-        plain_there = [
+        plain_there = [  # in the window: a claim joining two sentences may take the word from the other
             word.position
-            for word in found.words
-            if found_bases[word.position] & found_bases[head] and word.position not in found.negated
+            for word in window.words
+            if lexicon.bases(word.text) & found_bases[head] and word.position not in window.negated
         ]
         if len(plain_here) > len(plain_there):
             return Finding("contradicted", f"the passage says '{found.quote(cue, 1, head - cue + 1)}'")
@@ -188,7 +216,12 @@ def _share_neighbour(
 
 
 def _hedges(
-    said: Wording, found: Wording, claim_bases: Sequence[frozenset[str]], found_bases: Sequence[frozenset[str]]
+    said: Wording,
+    found: Wording,
+    claim_bases: Sequence[frozenset[str]],
+    found_bases: Sequence[frozenset[str]],
+    window: Wording,
+    lexicon: Lexicon,
 ) -> Finding | None:
     """A word the passage hedges that the claim states plainly, more often than the passage
     states it plainly ("cut back ... to drive" is not flagged by "which could drive" beside it)."""
@@ -198,10 +231,10 @@ def _hedges(
             for word in said.words
             if claim_bases[word.position] & found_bases[head] and not said.hedges_before(word.position)
         ]
-        plain_there = [
+        plain_there = [  # in the window, as for polarity
             word.position
-            for word in found.words
-            if found_bases[word.position] & found_bases[head] and not found.hedges_before(word.position)
+            for word in window.words
+            if lexicon.bases(word.text) & found_bases[head] and not window.hedges_before(word.position)
         ]
         if len(plain_here) > len(plain_there):
             return Finding("contradicted", f"the passage says only '{found.quote(cue, 1, head - cue + 1)}'")

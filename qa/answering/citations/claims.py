@@ -24,7 +24,8 @@ _SOURCES = (
 FRAMING = re.compile(
     rf"^(?:according to {_SOURCES}|based on {_SOURCES}|as {_SOURCES} (?:says?|states?|shows?|notes?)|"
     rf"{_SOURCES}(?: \[?\d+\]?)? (?:says?|states?|shows?|indicates?|mentions?|reports?|suggests?|notes?)(?: that)?|"
-    rf"in {_SOURCES}|i (?:think|believe)|it (?:seems|appears)(?: that)?)\s*[,:]?\s*",
+    rf"in {_SOURCES}|i (?:think|believe)|it (?:seems|appears)(?: that)?|"
+    r"(?:the |my )?(?:short )?answer(?: to (?:the|this|your) question)? is\b)\s*[,:]?\s*",
     re.I,
 )
 MIN_CLAIM_TERMS = 3  # shorter sentences ("Here is what I found.") without numbers or names are framing

@@ -28,6 +28,7 @@ _BREAK = re.compile(
     re.I,
 )
 _AND_NAME = re.compile(r"\s(?:and|or)\s(?=[A-Z])")
+_SLOT = 3  # words between a name and the word it stands beside
 MIN_SHARED = 0.5  # share of a claim clause's words the evidence clause it is set beside must hold
 
 
@@ -98,7 +99,7 @@ def role_conflict(claim: str, evidence: Evidence, asked: frozenset[str]) -> Find
         held_names = _names(clause, known)
         missing = names - held_names
         extra = held_names - claim_names  # a name of the question in the passage's place is a swap too
-        if missing and extra:
+        if missing and extra and _same_slot(piece, clause, missing, extra):
             return Finding("contradicted", f"the passage says '{_short(clause)}'")
         missing_numbers = numbers - values_in(clause)
         if missing_numbers and values_in(clause) - claim_numbers:
@@ -109,6 +110,41 @@ def role_conflict(claim: str, evidence: Evidence, asked: frozenset[str]) -> Find
         if elsewhere:
             return Finding("unsupported", f"the passage does not say this of {sorted(elsewhere)[0].title()}")
     return None
+
+
+def _same_slot(piece: str, clause: str, missing: frozenset[str], extra: frozenset[str]) -> bool:
+    """Whether a name of the claim the clause lacks and a name of the clause the claim lacks stand
+    in the same place: next to a word both share, on the same side ("*China* vetoed" / "*Russia*
+    vetoed"). A paraphrase naming things differently elsewhere in the clause ("the US national
+    park ... was Yellowstone" over "Yellowstone National Park officials assessed") is no swap."""
+    said, found = Wording(piece), Wording(clause)
+    if any(word.text == "by" for word in said.words + found.words):
+        return False  # a passive turns sides around ("shown by NASA")
+
+    def places(wording: Wording, wanted: frozenset[str]) -> list[int]:
+        return [
+            word.position
+            for word in wording.words
+            if (word.name or word.position == 0) and words_in(word.text) & wanted  # "national park" is no name
+        ]
+
+    def anchors(wording: Wording) -> dict[str, list[int]]:
+        found_at: dict[str, list[int]] = {}
+        for word in wording.words:
+            stems = terms(word.text)
+            if stems and not word.name and not word.text.isdigit():
+                found_at.setdefault(stems[0], []).append(word.position)
+        return found_at
+
+    claim_anchors, clause_anchors = anchors(said), anchors(found)
+    claim_places, clause_places = places(said, missing), places(found, extra)
+    for stem in claim_anchors.keys() & clause_anchors.keys():
+        for at in claim_anchors[stem]:
+            sides = {(name > at) for name in claim_places if 0 < abs(name - at) <= _SLOT}
+            for other in clause_anchors[stem]:
+                if any((name > other) in sides for name in clause_places if 0 < abs(name - other) <= _SLOT):
+                    return True
+    return False
 
 
 def _swapped(piece: str, clause: str, names: frozenset[str], held: frozenset[str]) -> bool:

@@ -109,6 +109,8 @@ class Wording:
                     continue
                 if word.text == "not" and word.position > 0 and words[word.position - 1].text in ("if", "or"):
                     continue
+                if word.text == "no" and following[:1].isdigit():
+                    continue  # "No. 1"
                 start = word.position + 1
             elif word.text in NEGATING_VERBS:
                 if word.text.startswith("decl") and following != "to":
@@ -143,6 +145,8 @@ class Wording:
         before it ("could potentially deprive")."""
         if position in self.hedged:
             return True
+        if position > 0 and self.words[position - 1].text == "to":
+            return True  # "in talks to leave": an infinitive states no deed
         for index in range(max(0, position - 3), position):
             word = self.words[index]
             following = self.words[index + 1].text
