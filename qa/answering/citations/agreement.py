@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from ...text.lexicon import Lexicon
 from ...text.terms import terms
@@ -44,6 +45,19 @@ _LIGHT_VERBS = frozenset("occur happen include involve take become remain featur
 UNCOVERED_SHARE = 0.25  # of the claim's words, at most this share may be absent from the evidence
 
 
+@dataclass(frozen=True)
+class _Reading:
+    """A claim and its evidence as the checks below read them (built once per pair)."""
+
+    said: Wording  # the claim
+    found: Wording  # the evidence sentence
+    window: Wording  # the sentence with its neighbours
+    claim_bases: list[frozenset[str]]
+    found_bases: list[frozenset[str]]
+    window_bases: list[frozenset[str]]
+    lexicon: Lexicon
+
+
 def disagreement(
     claim: str, evidence: Evidence, lexicon: Lexicon, asked: frozenset[str] = frozenset()
 ) -> Finding | None:
@@ -57,16 +71,23 @@ def disagreement(
     # Polarity, opposites and hedges are read in the sentence itself: a neighbour's "not" or
     # "could" is about something else. Coverage and roles take the window (a claim may join two).
     found = Wording(evidence.sentence)
-    found_bases = [lexicon.bases(word.text) for word in found.words]
     window = Wording(evidence.window)
-    window_bases = [lexicon.bases(word.text) for word in window.words]
+    reading = _Reading(
+        said,
+        found,
+        window,
+        claim_bases,
+        [lexicon.bases(word.text) for word in found.words],
+        [lexicon.bases(word.text) for word in window.words],
+        lexicon,
+    )
     return (
         _quantities(claim, evidence.window)
-        or _polarity(said, found, claim_bases, found_bases, lexicon, window)
-        or _opposites(said, found, claim_bases, found_bases, lexicon)
-        or _hedges(said, found, claim_bases, found_bases, window, lexicon)
+        or _polarity(reading)
+        or _opposites(reading)
+        or _hedges(reading)
         or role_conflict(claim, evidence, asked)
-        or _uncovered(said, window, claim_bases, window_bases, lexicon, asked)
+        or _uncovered(reading, asked)
     )
 
 
@@ -87,16 +108,11 @@ def _content(word: Word) -> bool:
     return word.text.isalpha() and not word.name and word.text not in _FUNCTION and bool(terms(word.text))
 
 
-def _uncovered(
-    said: Wording,
-    found: Wording,
-    claim_bases: Sequence[frozenset[str]],
-    found_bases: Sequence[frozenset[str]],
-    lexicon: Lexicon,
-    asked: frozenset[str],
-) -> Finding | None:
+def _uncovered(reading: _Reading, asked: frozenset[str]) -> Finding | None:
     """Words of the question count as accounted for: "The retailer that lowered its prices is
     Sheetz" repeats what was asked, and claims only the name."""
+    said, found, lexicon = reading.said, reading.window, reading.lexicon
+    claim_bases, found_bases = reading.claim_bases, reading.window_bases
     present = frozenset().union(*found_bases) if found_bases else frozenset()
     stems = set(terms(found.sentence))
     asked_bases = frozenset().union(*(lexicon.bases(word) for word in asked)) if asked else frozenset()
@@ -121,17 +137,12 @@ def _uncovered(
     return None
 
 
-def _polarity(
-    said: Wording,
-    found: Wording,
-    claim_bases: Sequence[frozenset[str]],
-    found_bases: Sequence[frozenset[str]],
-    lexicon: Lexicon,
-    window: Wording,
-) -> Finding | None:
+def _polarity(reading: _Reading) -> Finding | None:
     """A negation on one side that the other does not share about the same word. The claim's
     negation must be the passage's too: a passage that says nothing negative about the word
     does not support "did not remove" (unless it states the opposite: "did not win" / "lost")."""
+    said, found, window, lexicon = reading.said, reading.found, reading.window, reading.lexicon
+    claim_bases, found_bases = reading.claim_bases, reading.found_bases
     for head in said.negated:
         matches = [word.position for word in found.words if found_bases[word.position] & claim_bases[head]]
         negated_there = [position for position in matches if position in found.negated]
@@ -157,13 +168,9 @@ def _polarity(
     return None
 
 
-def _opposites(
-    said: Wording,
-    found: Wording,
-    claim_bases: Sequence[frozenset[str]],
-    found_bases: Sequence[frozenset[str]],
-    lexicon: Lexicon,
-) -> Finding | None:
+def _opposites(reading: _Reading) -> Finding | None:
+    said, found, lexicon = reading.said, reading.found, reading.lexicon
+    claim_bases, found_bases = reading.claim_bases, reading.found_bases
     in_found = frozenset().union(*found_bases) if found_bases else frozenset()
     claim_counts = Counter(word.text for word in said.words)
     found_counts = Counter(word.text for word in found.words)
@@ -215,16 +222,11 @@ def _share_neighbour(
     return bool(around(said, at, claim_bases) & around(found, other, found_bases))
 
 
-def _hedges(
-    said: Wording,
-    found: Wording,
-    claim_bases: Sequence[frozenset[str]],
-    found_bases: Sequence[frozenset[str]],
-    window: Wording,
-    lexicon: Lexicon,
-) -> Finding | None:
+def _hedges(reading: _Reading) -> Finding | None:
     """A word the passage hedges that the claim states plainly, more often than the passage
     states it plainly ("cut back ... to drive" is not flagged by "which could drive" beside it)."""
+    said, found, window, lexicon = reading.said, reading.found, reading.window, reading.lexicon
+    claim_bases, found_bases = reading.claim_bases, reading.found_bases
     for head, cue in found.hedged.items():
         plain_here = [
             word.position
