@@ -158,6 +158,14 @@ def change_number(sentence: str, rng: random.Random) -> str | None:
     return sentence[: match.start()] + text + sentence[match.end() :]
 
 
+def first_swap(sentence: str, swaps: Sequence[tuple[str, str]]) -> str | None:
+    """The sentence with the first of `swaps` (pattern, replacement) that applies, applied once."""
+    for pattern, replacement in swaps:
+        if re.search(pattern, sentence):
+            return re.sub(pattern, replacement, sentence, count=1)
+    return None
+
+
 def change_unit(sentence: str, rng: random.Random) -> str | None:
     swaps = [
         (r"\bmillion\b", "billion"),
@@ -170,10 +178,7 @@ def change_unit(sentence: str, rng: random.Random) -> str | None:
         (r"\bdollars\b", "euros"),
     ]
     rng.shuffle(swaps)
-    for pattern, replacement in swaps:
-        if re.search(pattern, sentence):
-            return re.sub(pattern, replacement, sentence, count=1)
-    return None
+    return first_swap(sentence, swaps)
 
 
 def change_date(sentence: str, rng: random.Random) -> str | None:
@@ -267,10 +272,7 @@ def number_format(sentence: str, rng: random.Random) -> str | None:
         (r"(?<=\d) billion\b", "bn"),
         (r"(?<=\d),(?=\d{3}\b)", ""),
     ]
-    for pattern, replacement in swaps:
-        if re.search(pattern, sentence):
-            return re.sub(pattern, replacement, sentence, count=1)
-    return None
+    return first_swap(sentence, swaps)
 
 
 FLAG_KINDS = ["negation", "opposite", "swapped_role", "unrelated", "number", "unit", "date", "name_elsewhere", "hedge"]
