@@ -215,12 +215,15 @@ class CitationChecker:
             return
         wanted = frozenset().union(*(words.bases(word) for word in asserted))
         for index, passage in enumerate(passages):
+            names: frozenset[str] | None = None  # the passage's names, read once when first needed
             for position, (start, end) in enumerate(spans[index]):
                 sentence = passage.text[start:end]
                 held = words_in(sentence)
                 if not held & named or not any(words.bases(word) & wanted for word in held):
                     continue
-                evidence = self._evidence(passage, spans[index], position, passage_names(passage.text))
+                if names is None:
+                    names = passage_names(passage.text)
+                evidence = self._evidence(passage, spans[index], position, names)
                 finding = disagreement(claim.text, evidence, words, asked)
                 if finding is not None and finding.verdict == "contradicted":
                     claim.note_conflict(index, (0.0, start, end), finding)

@@ -96,15 +96,18 @@ class Wording:
         tail = [cut for cut in (around.find(". ", at), around.find("\n", at)) if cut >= 0]
         return around[head + 1 if head >= 0 else 0 : min(tail) + 1 if tail else len(around)].strip(" .\n")
 
+    def _after(self, position: int, step: int) -> str:
+        """The word `step` places after `position`, or ""."""
+        return self.words[position + step].text if position + step < len(self.words) else ""
+
     @cached_property
     def negated(self) -> dict[int, int]:
         """Positions of the words a negation governs -> the position of the negation."""
         governed: dict[int, int] = {}
         words = self.words
         for word in words:
-            following = words[word.position + 1].text if word.position + 1 < len(words) else ""
+            following, after = self._after(word.position, 1), self._after(word.position, 2)
             if word.text in NEGATORS:
-                after = words[word.position + 2].text if word.position + 2 < len(words) else ""
                 if following in _NOT_NEGATING_AFTER or (following in _BOUNDS and after == "than"):
                     continue
                 if word.text == "not" and word.position > 0 and words[word.position - 1].text in ("if", "or"):
@@ -129,7 +132,7 @@ class Wording:
         governed: dict[int, int] = {}
         words = self.words
         for word in words:
-            following = words[word.position + 1].text if word.position + 1 < len(words) else ""
+            following = self._after(word.position, 1)
             if word.name and word.text == "may":
                 continue  # "in May" is a month
             if word.text in HEDGES or (word.text in HEDGES_BEFORE_TO and following == "to"):
