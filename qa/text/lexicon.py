@@ -28,6 +28,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from .terms import terms
+
 log = logging.getLogger(__name__)
 
 INSTALL_HINT = "install WordNet 3.0: apt-get install wordnet-base (or python -m nltk.downloader wordnet)"
@@ -211,9 +213,24 @@ class Lexicon:
             return word.endswith(("ed", "ing"))
         return any(base != word for base in self._wordnet._morphy(word, "v"))
 
+    @lru_cache(maxsize=65536)  # noqa: B019
+    def is_proper_noun(self, word: str) -> bool:
+        """Whether WordNet knows `word` (any case) as a name ("China", "Moscow"; not "Late"): a
+        capitalised word opening a sentence is then a name, though nothing else writes it so."""
+        if self._wordnet is None or not terms(word) or word.lower() in _PRONOUNS:  # "He" is not helium
+            return False
+        return any(
+            name[:1].isupper() and not name.isupper() and name.lower() == word.lower()  # "IT" is no name for "it"
+            for synset in self._wordnet.synsets(word.lower(), "n")
+            for name in (lemma.name() for lemma in synset.lemmas())
+        )
+
     def are_opposites(self, first: str, second: str) -> bool:
         """Whether two words (lower case) are opposites in some sense."""
         return bool(self.opposites(first) & self.bases(second)) or bool(self.opposites(second) & self.bases(first))
+
+
+_PRONOUNS = frozenset("i he she it we they you him her his hers its our their them".split())
 
 
 @lru_cache(maxsize=4)

@@ -86,7 +86,7 @@ def disagreement(
         or _polarity(reading)
         or _opposites(reading)
         or _hedges(reading)
-        or role_conflict(claim, evidence, asked)
+        or role_conflict(claim, evidence, asked, lexicon.is_proper_noun)
         or _uncovered(reading, asked)
     )
 

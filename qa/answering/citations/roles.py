@@ -14,6 +14,7 @@ the title, the passage does not tie it to this: unsupported.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from ...text.sentences import sentence_spans
 from ...text.terms import terms
@@ -76,9 +77,15 @@ def passage_names(text: str) -> frozenset[str]:
     return frozenset(words_in(" ".join(word.text for word in Wording(text).words if word.name)))
 
 
-def role_conflict(claim: str, evidence: Evidence, asked: frozenset[str]) -> Finding | None:
-    # a capitalised word opening a sentence is a name when the passage or the claim writes it so mid-sentence
+def role_conflict(
+    claim: str, evidence: Evidence, asked: frozenset[str], proper: Callable[[str], bool] = lambda word: False
+) -> Finding | None:
+    """`proper`: whether a word is known as a name (the lexicon's `is_proper_noun`)."""
+    # a capitalised word opening a sentence is a name when the passage or the claim writes it so
+    # mid-sentence, or when it is known as one ("China vetoed" over "Moscow also vetoed")
     known = evidence.passage_names | passage_names(claim)
+    openers = [Wording(piece).words[:1] for piece in clauses(claim) + clauses(evidence.window)]
+    known |= frozenset(words[0].text for words in openers if words and proper(words[0].text))
     claim_names = frozenset().union(*(_names(piece, known) for piece in clauses(claim)))
     claim_numbers = values_in(claim)
     found_clauses = [(clause, _words(clause), set(terms(clause))) for clause in clauses(evidence.window)]
