@@ -141,7 +141,17 @@ def _stats_cmd(args: argparse.Namespace) -> int:
     settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url)
     reader = IndexReader(settings)
     assert reader.state is not None
-    stats = {**reader.state.__dict__, "chunks": reader.count(), "index_dir": str(settings.index_dir)}
+    state, embeddings = reader.state, reader.embeddings
+    stats = {
+        **state.__dict__,
+        "chunks": reader.count(),
+        "index_dir": str(settings.index_dir),
+        # what built the vectors (an index from before this was recorded: what embeds now)
+        "embedding_dtype": state.embedding_dtype or embeddings.dtype,
+        "embedding_backend": state.embedding_backend or embeddings.backend,
+        # what this configuration embeds questions with (another format of the same model is fine)
+        "query_embedding": {"dtype": embeddings.dtype, "backend": embeddings.backend},
+    }
     print(json.dumps(stats, indent=None if args.json else 2))
     return 0
 

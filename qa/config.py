@@ -64,11 +64,36 @@ class Settings(BaseSettings):
     embedding_batch_size: int | None = Field(
         None, ge=1, description="Passages per forward pass (default: 32 in bfloat16, 16 in float32)."
     )
-    embedding_dtype: Literal["auto", "float32", "bfloat16"] = Field(
-        "auto", description="auto = bfloat16 on CPUs with AMX, else float32."
+    embedding_dtype: Literal["auto", "float32", "bfloat16", "int8"] = Field(
+        "auto",
+        description="auto = the fastest format whose vectors match float32's, measured once per CPU "
+        "model and library versions (cached in QA_CACHE_DIR).",
     )
     embedding_threads: int | None = Field(None, ge=1, description="torch threads (default: all cores).")
+    embeddings_url: str | None = Field(
+        None,
+        description="An OpenAI-compatible embedding server (its /v1/embeddings), e.g. http://gpu-box:8080/v1: "
+        "embed there instead of in this process.",
+    )
+    embeddings_model: str | None = Field(
+        None,
+        description="The model name sent to QA_EMBEDDINGS_URL and recorded in the index (default: QA_EMBEDDING_MODEL).",
+    )
+    embeddings_api_key: SecretStr | None = Field(None, description="Bearer token for QA_EMBEDDINGS_URL.")
+    embeddings_batch_size: int = Field(64, ge=1, le=2048, description="Texts per request to QA_EMBEDDINGS_URL.")
+    embeddings_concurrency: int = Field(4, ge=1, le=64, description="Requests in flight to QA_EMBEDDINGS_URL.")
+    embeddings_timeout_s: float = Field(60.0, gt=0, description="Seconds one embedding request may take.")
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa",
+        description="Machine-wide cache (the embedding format measured for this CPU).",
+    )
 
+    chunk_embedding: Literal["whole", "sentences"] = Field(
+        "whole",
+        description="How a new index makes chunk vectors: the chunk embedded whole (besides its sentences, "
+        "which the answer step uses) or the mean of its sentences' vectors (about half the model time, "
+        "answers found less often: see qa.store.sentences).",
+    )
     tokenizer: str = Field("cl100k_base", description="tiktoken encoding used to size chunks.")
     chunk_tokens: int = Field(200, ge=16, le=8192, description="Target chunk size in tokens.")
     chunk_overlap: int = Field(40, ge=0, description="Tokens shared by neighbouring chunks.")
@@ -148,7 +173,7 @@ class Settings(BaseSettings):
         None, description="Bearer token every API request must carry (Authorization: Bearer KEY); unset = none."
     )
 
-    @field_validator("index_dir", "docs_dir")
+    @field_validator("index_dir", "docs_dir", "cache_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
         """Resolved against the working directory once, at load: a child process or a later

@@ -8,6 +8,7 @@ cause chained; the edges (CLI, app, API) catch QAError and show its message, not
     ├── IndexMismatch          the index was built with another embedding model
     ├── IndexBusy              another process is writing to the index
     ├── IndexStoreError        the store failed (Chroma unreachable, disk full, damaged files)
+    ├── EmbeddingError         the embedding server failed (unreachable, HTTP error, wrong vectors)
     ├── BackendError           an answer backend failed (the engine falls back to extractive)
     ├── IngestJobError         the app's ingest child failed
     ├── DocumentsError         a change to the documents folder is refused
@@ -49,6 +50,11 @@ class IndexBusy(QAError):
 
 class IndexStoreError(QAError):
     """The vector store failed (Chroma unreachable, disk full, ...)."""
+
+
+class EmbeddingError(QAError):
+    """The embedding server failed: unreachable, an HTTP error, or vectors of the wrong count or
+    dimension."""
 
 
 class BackendError(QAError):

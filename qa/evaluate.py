@@ -179,11 +179,13 @@ def evaluate_ours(
     engine = Engine(settings)
     engine.answer("warm-up question", backend=backend)  # model and index load are not query latency
     scores = Scores()
+    answers: list[dict[str, Any]] = []
     for query in queries:
         as_of = parse_date(query.get("date"))
         ask_started = time.perf_counter()
         answer = engine.answer(query["query"], backend=backend, as_of=as_of)
         latency = (time.perf_counter() - ask_started) * 1000
+        answers.append({"id": query.get("id"), "text": answer.text, "verdicts": [c.verdict for c in answer.claims]})
         ranked = engine.retriever.search(query["query"], k=10, as_of=as_of).passages
         context = " ".join(passage.text for passage in ranked[: settings.top_k])
         scores.add(query, [_doc_id(p.source) for p in ranked], context, answer.text, answer.not_found, latency)
@@ -210,6 +212,12 @@ def evaluate_ours(
         "docs_per_s": round(files / ingest_s, 3) if ingest_s else 0.0,
         "peak_rss_mb": round(peak_rss_mb(), 1),
         "skipped": len(report.skipped),
+        "embedding_dtype": report.embedding_dtype,
+        "chunk_embedding": settings.chunk_embedding,
+        "texts_embedded": report.texts_embedded,
+        "sentences_reused": report.sentences_reused,
+        "sentences_embedded_answering": engine.sentence_vectors.embedded,
+        "answers": answers,  # main() writes them beside the index, not into the JSON
     }
 
 
@@ -295,15 +303,24 @@ def run_in_child(target: Callable[..., dict[str, Any]], *args: Any) -> dict[str,
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor()
+    """The CPU (model and the flags that decide embedding speed), cores and Python of this run."""
+    from .embeddings.calibration import cpu_model
+
+    flags: set[str] = set()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
+            if line.startswith("flags"):
+                flags = set(line.split(":", 1)[1].split())
                 break
     except OSError:
         pass
-    return {"cores": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
+    wanted = ("avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_int8")
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu_model(),
+        "cpu_flags": [flag for flag in wanted if flag in flags],
+        "python": platform.python_version(),
+    }
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -352,6 +369,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         }
         ablations: dict[str, dict[str, Any]] = {}
         result["metrics"] = evaluate_ours(documents_dir, queries, settings, args.backend, ablations)
+        answers = result["metrics"].pop("answers")
+        if args.work is not None:  # for comparing two runs answer by answer (never committed)
+            with open(work / "answers.jsonl", "w", encoding="utf-8") as handle:
+                handle.writelines(json.dumps(row) + "\n" for row in answers)
         result["single_rankings"] = ablations
         if args.baseline:
             shutil.rmtree(work / "baseline-chroma", ignore_errors=True)

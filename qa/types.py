@@ -48,6 +48,12 @@ class IngestReport:
     rebuilt: bool = False
     embedding_model: str = ""
     index_dir: str = ""
+    # the model's work: texts it embedded (sentences, and whole chunks if so configured), and
+    # sentences whose vector was already stored or repeated (overlap, captions, boilerplate)
+    texts_embedded: int = 0
+    sentences_reused: int = 0
+    embedding_dtype: str = ""
+    embedding_backend: str = ""
 
     @property
     def files_skipped(self) -> int:
@@ -69,6 +75,12 @@ class IngestReport:
             "rebuilt": self.rebuilt,
             "embedding_model": self.embedding_model,
             "index_dir": self.index_dir,
+            "embedding": {
+                "dtype": self.embedding_dtype,
+                "backend": self.embedding_backend,
+                "texts_embedded": self.texts_embedded,
+                "sentences_reused": self.sentences_reused,
+            },
         }
 
     @classmethod
@@ -89,6 +101,10 @@ class IngestReport:
             rebuilt=bool(data.get("rebuilt", False)),
             embedding_model=str(data.get("embedding_model", "")),
             index_dir=str(data.get("index_dir", "")),
+            texts_embedded=int(data.get("embedding", {}).get("texts_embedded", 0)),
+            sentences_reused=int(data.get("embedding", {}).get("sentences_reused", 0)),
+            embedding_dtype=str(data.get("embedding", {}).get("dtype", "")),
+            embedding_backend=str(data.get("embedding", {}).get("backend", "")),
         )
 
     def summary(self) -> str:

@@ -29,7 +29,10 @@ SEED_FILE = next(SEEDS.glob("*.txt"))
 @pytest.fixture(scope="session")
 def real_embeddings() -> SentenceEmbeddings:
     """The packaged MiniLM, loaded once for the whole session."""
-    model = SentenceEmbeddings("sentence-transformers/all-MiniLM-L6-v2")
+    # QA_EMBEDDING_DTYPE=float32 runs the suite as a CPU without bfloat16 would
+    model = SentenceEmbeddings(
+        "sentence-transformers/all-MiniLM-L6-v2", dtype=os.environ.get("QA_EMBEDDING_DTYPE", "auto")
+    )
     assert model.dimension == 384
     return model
 

@@ -37,6 +37,8 @@ class HashEmbeddings(Embeddings):
 
     name = "sentence-transformers/all-MiniLM-L6-v2"
     dimension = DIMENSION
+    dtype = "float32"
+    backend = "local"
 
     def __init__(self) -> None:
         self.calls = 0
@@ -83,10 +85,10 @@ class HashModel:
 
 def install_hash_model() -> None:
     """Make every SentenceEmbeddings of this process embed with the hash double (no torch)."""
-    import qa.embeddings
+    import qa.embeddings.local
 
-    qa.embeddings._load = lambda location, threads, dtype: HashModel()  # type: ignore[assignment]
-    qa.embeddings.resolve_dtype = lambda setting: "float32"  # type: ignore[assignment]
+    qa.embeddings.local._load = lambda location, threads, dtype: HashModel()  # type: ignore[assignment]
+    qa.embeddings.local.resolve_dtype = lambda setting, *where: "float32"  # type: ignore[assignment]
 
 
 class ScriptedBackend:

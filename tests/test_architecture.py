@@ -47,7 +47,7 @@ def imported(name: str, path: Path) -> set[str]:
 
 
 def layer(module: str) -> str:
-    if module in SHARED:
+    if module in SHARED or module.startswith("qa.embeddings."):
         return "shared"
     parts = module.split(".")
     if len(parts) > 1 and parts[1] in ("text", "store", "ingestion", "answering", "web"):

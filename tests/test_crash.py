@@ -38,8 +38,9 @@ Content = dict[str, frozenset[str]]  # source -> keys of its published chunks
 
 # (function, before|after, nth call): every step of an incremental run, in the order they happen
 INCREMENTAL = [
-    ("qa.embeddings:SentenceEmbeddings.embed_documents", "before", 1),
-    ("qa.embeddings:SentenceEmbeddings.embed_documents", "after", 1),
+    ("qa.embeddings.local:SentenceEmbeddings.embed_array", "before", 1),
+    ("qa.embeddings.local:SentenceEmbeddings.embed_array", "after", 1),
+    ("qa.store.records:SQLiteRecordManager.put_sentences", "after", 1),  # sentence vectors, no chunk vectors yet
     ("qa.store.vectors:StagedChroma.add_documents", "after", 1),  # vectors and terms written, not recorded
     ("qa.store.records:SQLiteRecordManager.update", "after", 1),  # recorded, old chunks not yet replaced
     ("qa.store.records:SQLiteRecordManager.delete_keys", "after", 1),  # old chunks journaled for deletion
@@ -60,8 +61,8 @@ MID_RUN = [
     ("qa.store.vectors:StagedChroma.purge", "before", 2),
 ]
 REBUILD = [
-    ("qa.embeddings:SentenceEmbeddings.embed_documents", "before", 1),
-    ("qa.embeddings:SentenceEmbeddings.embed_documents", "after", 2),
+    ("qa.embeddings.local:SentenceEmbeddings.embed_array", "before", 1),
+    ("qa.embeddings.local:SentenceEmbeddings.embed_array", "after", 2),
     ("qa.store.vectors:StagedChroma.add_documents", "after", 1),
     ("qa.store.writer:build_snapshot", "after", 1),
     ("qa.store.writer:write_state", "before", 1),

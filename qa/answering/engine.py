@@ -16,7 +16,7 @@ from datetime import date
 from typing import Any
 
 from ..config import Settings
-from ..embeddings import SentenceEmbeddings
+from ..embeddings import Embedder
 from ..errors import BackendError
 from ..text.chat import chat_turns
 from ..text.markers import through_markers
@@ -27,6 +27,7 @@ from .backends.extractive import ExtractiveWeights, compose, pick_sentences
 from .citations import CitationChecker
 from .prompting import NOT_FOUND_TEXT, fit_passages, heuristic_condense
 from .retrieval import Retrieval, Retriever
+from .sentence_vectors import SentenceVectors
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ class Engine:
     def __init__(
         self,
         settings: Settings,
-        embeddings: SentenceEmbeddings | None = None,
+        embeddings: Embedder | None = None,
         backends: Mapping[str, Backend] | None = None,
     ) -> None:
         """`backends`: answer backends by name, used before the built-in ones are built (a
@@ -59,7 +60,11 @@ class Engine:
         self.settings = settings
         self.retriever = Retriever(settings, embeddings)
         self.embeddings = self.retriever.embeddings
-        self.checker = CitationChecker(self.embeddings, wordnet_dir=settings.wordnet_dir)
+        #: passage sentences' vectors, read from the index (a question embeds only itself)
+        self.sentence_vectors = SentenceVectors(self.embeddings, self.retriever.reader.sentence_vectors)
+        self.checker = CitationChecker(
+            self.embeddings, wordnet_dir=settings.wordnet_dir, sentences=self.sentence_vectors
+        )
         self.extractive_weights = ExtractiveWeights()
         self._backends: dict[str, Backend] = dict(backends or {})
 
@@ -140,7 +145,7 @@ class Engine:
             standalone,
             retrieval.query_vector,
             retrieval.passages,
-            self.embeddings,
+            self.sentence_vectors,
             retrieval.idf,
             self.extractive_weights,
         )

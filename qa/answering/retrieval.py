@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 import numpy as np
 
 from ..config import Settings
-from ..embeddings import SentenceEmbeddings
+from ..embeddings import Embedder
 from ..store.reader import IndexReader
 from ..types import Passage
 from .recency import asks_about_present, recency_factor
@@ -70,7 +70,7 @@ class Retriever:
     def __init__(
         self,
         settings: Settings,
-        embeddings: SentenceEmbeddings | None = None,
+        embeddings: Embedder | None = None,
         reader: IndexReader | None = None,
     ) -> None:
         self.settings = settings

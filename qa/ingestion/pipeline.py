@@ -19,7 +19,7 @@ from langchain_core.indexing import index as langchain_index
 from tqdm import tqdm
 
 from ..config import Settings
-from ..embeddings import SentenceEmbeddings
+from ..embeddings import Embedder, embedder
 from ..errors import IndexStoreError, IngestError
 from ..store.failures import store_errors
 from ..store.records import FileRecord, SQLiteRecordManager
@@ -149,7 +149,7 @@ def ingest(
     rebuild: bool = False,
     strict: bool = False,
     progress: bool = False,
-    embeddings: SentenceEmbeddings | None = None,
+    embeddings: Embedder | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> IngestReport:
     """Bring the index in line with `paths` (default: the folders already in the index, or
@@ -157,7 +157,7 @@ def ingest(
     unless `strict`. `progress` draws bars on the terminal; `on_progress` is called after each
     file and each written batch (the app's progress bar)."""
     started = time.perf_counter()
-    embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
+    embeddings = embeddings or embedder(settings)
     with store_errors("ingest", settings.index_dir), IndexWriter(settings, embeddings, rebuild=rebuild) as writer:
         targets = [Path(p) for p in paths] if paths else [Path(r) for r in writer.known_roots] or [settings.docs_dir]
         found = discover(targets, confined=not settings.outside_symlinks)
@@ -197,5 +197,10 @@ def ingest(
             raise IngestError(where, f"no documents could be ingested{kept}")
         writer.commit()
         run.report.chunks_total = writer.count()
+        run.report.texts_embedded = writer.vector_store.texts_embedded
+        run.report.sentences_reused = writer.vector_store.sentences_reused
+        if run.report.texts_embedded:
+            run.report.embedding_dtype = writer.embeddings.dtype
+            run.report.embedding_backend = writer.embeddings.backend
     run.report.seconds = time.perf_counter() - started
     return run.report

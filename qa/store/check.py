@@ -15,7 +15,7 @@ import logging
 from dataclasses import asdict, dataclass, field
 
 from ..config import Settings
-from ..embeddings import SentenceEmbeddings
+from ..embeddings import Embedder, embedder
 from ..errors import IndexMissing, IndexStoreError
 from .chroma import all_ids
 from .failures import store_errors
@@ -79,11 +79,11 @@ class CheckReport:
         )
 
 
-def check(settings: Settings, repair: bool = False, embeddings: SentenceEmbeddings | None = None) -> CheckReport:
+def check(settings: Settings, repair: bool = False, embeddings: Embedder | None = None) -> CheckReport:
     """Compare Chroma, the record manager and the keyword index of the live generation."""
     if read_state(settings.index_dir) is None:
         raise IndexMissing(f"no index in {settings.index_dir}; build it with: python ingest.py [PATH ...]")
-    embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
+    embeddings = embeddings or embedder(settings)
     report = CheckReport()
     with store_errors("checking the index", settings.index_dir), IndexWriter(settings, embeddings) as writer:
         assert writer.records is not None and writer.state is not None

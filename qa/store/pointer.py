@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..embeddings import SentenceEmbeddings
+from ..embeddings import Embedder
 from ..errors import IndexMismatch, IndexStoreError
 
 POINTER = "index.json"
@@ -34,6 +34,12 @@ class IndexState:
     version: int = 0
     format: int = FORMAT
     bm25: str = ""  # folder under bm25/ holding the keyword index of this version ("" = none yet)
+    # What built the vectors: number format(s) ("float32", "bfloat16,float32" after runs in two),
+    # "local" or the embedding server's host, and how chunk vectors are made (see store.sentences;
+    # indexes from before sentence vectors embedded chunks whole).
+    embedding_dtype: str = ""
+    embedding_backend: str = ""
+    chunk_embedding: str = "whole"
 
 
 def now() -> str:
@@ -84,11 +90,25 @@ def index_id(index_dir: Path) -> str:
         return value
 
 
-def check_model(state: IndexState, embeddings: SentenceEmbeddings) -> None:
-    """Refuse to mix vectors of two models (peers crash later with a dimension mismatch)."""
+def check_model(state: IndexState, embeddings: Embedder, dimension: bool = False) -> None:
+    """Refuse to mix vectors of two models (peers crash later with a dimension mismatch); with
+    `dimension`, also check the vectors' size (a writer, or a server serving another model under
+    the same name). Vectors of another number format of the same model are compatible."""
     if state.embedding_model != embeddings.name:
         raise IndexMismatch(
             f"the index was built with embedding model {state.embedding_model!r} but "
             f"QA_EMBEDDING_MODEL is {embeddings.name!r}; rebuild it with: python ingest.py --rebuild "
             f"(or set QA_EMBEDDING_MODEL back)"
         )
+    if dimension and embeddings.dimension != state.dimension:
+        raise IndexMismatch(
+            f"the index holds {state.dimension}-dimensional vectors of {state.embedding_model!r}, but the "
+            f"embedder ({embeddings.backend}) makes {embeddings.dimension}-dimensional ones: it serves another "
+            "model under that name; fix QA_EMBEDDINGS_URL / QA_EMBEDDINGS_MODEL, or rebuild with: "
+            "python ingest.py --rebuild"
+        )
+
+
+def with_format(recorded: str, dtype: str) -> str:
+    """The formats an index was built in, after a run in `dtype` added vectors."""
+    return ",".join(sorted({*filter(None, recorded.split(",")), dtype}))

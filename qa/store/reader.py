@@ -4,6 +4,7 @@ pointer names. It follows other processes' commits, and only returns published c
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -12,13 +13,14 @@ import numpy as np
 from chromadb.errors import NotFoundError
 
 from ..config import Settings
-from ..embeddings import SentenceEmbeddings, resolve_model
+from ..embeddings import Embedder, embedder
 from ..errors import IndexMissing, IndexStoreError
 from ..types import Passage
 from .chroma import close_client, open_client, stored_passage
 from .failures import STORE_ERRORS, describe_store_error, store_errors
 from .keywords import SNAPSHOT_DIR, KeywordIndex
 from .pointer import IndexState, check_model, read_state
+from .sentences import read_vectors, sentence_hash
 
 log = logging.getLogger(__name__)
 
@@ -29,14 +31,15 @@ class IndexReader:
     between threads (the app's concurrent answers): store access is serialised, which costs
     little next to embedding the question."""
 
-    def __init__(self, settings: Settings, embeddings: SentenceEmbeddings | None = None) -> None:
+    def __init__(self, settings: Settings, embeddings: Embedder | None = None) -> None:
         self.settings = settings
-        self.embeddings = embeddings or SentenceEmbeddings.from_settings(settings)
+        self.embeddings = embeddings or embedder(settings)
         self._lock = threading.RLock()
         self.state: IndexState | None = None
         self._client: Any = None
         self._collection: Any = None
         self._keywords: KeywordIndex | None = None
+        self._sentences: sqlite3.Connection | None = None  # the live record file, read-only
         with store_errors("opening the index", settings.index_dir):
             self._refresh()
 
@@ -50,10 +53,10 @@ class IndexReader:
             raise IndexMissing(f"no index in {self.settings.index_dir}; build it with: python ingest.py [PATH ...]")
         if state == self.state and self._collection is not None:
             return
-        if resolve_model(self.settings.embedding_model).name != state.embedding_model:
-            check_model(state, self.embeddings)
+        check_model(state, self.embeddings)
         if self._client is not None:
             close_client(self._client)
+        self._close_sentences()
         self._client = open_client(self.settings)
         try:
             self._collection = self._client.get_collection(state.collection, embedding_function=None)
@@ -165,12 +168,39 @@ class IndexReader:
                     return None
             return self._keywords
 
+    def sentence_vectors(self, sentences: Sequence[str]) -> dict[str, np.ndarray]:
+        """The stored vectors of these sentence texts (those not stored are left out: an index
+        built before sentence vectors, or text split differently since)."""
+        if not sentences:
+            return {}
+        hashes = {sentence_hash(text): text for text in sentences}
+        with self._lock:
+            with store_errors("reading the index", self.settings.index_dir):
+                self._refresh()
+                assert self.state is not None
+                try:
+                    if self._sentences is None:
+                        path = self.settings.index_dir / self.state.records
+                        self._sentences = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+                    found = read_vectors(self._sentences, list(hashes), self.state.dimension)
+                except sqlite3.OperationalError as exc:  # no such table: an index from before them
+                    log.debug("no sentence vectors in %s: %s", self.state.records, exc)
+                    self._close_sentences()
+                    return {}
+        return {hashes[digest]: vector for digest, vector in found.items()}
+
+    def _close_sentences(self) -> None:
+        if self._sentences is not None:
+            self._sentences.close()
+            self._sentences = None
+
     def search(self, query: str, k: int = 4) -> list[Passage]:
         """The k chunks nearest to `query` by embedding alone (qa.answering.retrieval does hybrid)."""
         vector = self.embeddings.embed_query(query)
         return [passage for passage, _ in self.nearest(vector, k)]
 
     def close(self) -> None:
+        self._close_sentences()
         if self._client is not None:
             close_client(self._client)
             self._client = None

@@ -7,6 +7,8 @@
 - `chunk_terms`: the keyword-search terms of every chunk in the vector store, written in the same
   calls that add its vectors, so the BM25 index is rebuilt from here, never by re-reading the
   corpus;
+- `sentence_vectors` and `chunk_sentences`: every chunk's sentence vectors (see `sentences`),
+  written with its vectors and deleted with its terms;
 - `doomed` and `run_state`: the journal of the run in progress. Deletions (a changed file's old
   chunks, a removed file) are only noted here while a run writes, and carried out after the
   commit that publishes the run; so a reader, and a crash, see each file's old chunks or its new
@@ -26,7 +28,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from langchain_core.indexing import RecordManager
+
+from . import sentences
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -109,7 +114,7 @@ class SQLiteRecordManager(RecordManager):
 
     # --- RecordManager contract -------------------------------------------------------------
     def create_schema(self) -> None:
-        self._conn.executescript(_SCHEMA)
+        self._conn.executescript(_SCHEMA + sentences.SCHEMA)
         # The clock must not go back across runs either (NTP steps, VM resume): start after the
         # newest record, or incremental cleanup would miss a changed file's old chunks.
         newest = self._conn.execute("SELECT MAX(updated_at) FROM records").fetchone()[0]
@@ -287,8 +292,10 @@ class SQLiteRecordManager(RecordManager):
             conn.executemany("INSERT OR REPLACE INTO chunk_terms(key, source, terms) VALUES (?, ?, ?)", rows)
 
     def delete_terms(self, keys: Sequence[str]) -> None:
+        """Forget what was recorded beside these chunks' vectors (terms, sentence links)."""
         with self._tx() as conn:
             conn.executemany("DELETE FROM chunk_terms WHERE key = ?", [(key,) for key in keys])
+            conn.executemany("DELETE FROM chunk_sentences WHERE key = ?", [(key,) for key in keys])
 
     def iter_terms(self) -> Iterator[tuple[str, str, str]]:
         """Every live chunk's (key, source, terms), in a stable order (chunks doomed by the run in
@@ -300,6 +307,30 @@ class SQLiteRecordManager(RecordManager):
 
     def count_terms(self) -> int:
         return int(self._conn.execute("SELECT COUNT(*) FROM chunk_terms").fetchone()[0])
+
+    # --- sentence vectors -------------------------------------------------------------------
+    def stored_sentences(self, hashes: Sequence[bytes], dimension: int) -> dict[bytes, np.ndarray]:
+        return sentences.read_vectors(self._conn, hashes, dimension)
+
+    def put_sentences(self, keys: Sequence[str], chunks: sentences.EmbeddedChunks) -> None:
+        """The sentence vectors of chunks being written (with their terms, before their records)."""
+        self.mark_writing()
+        with self._tx() as conn:
+            conn.executemany("INSERT OR IGNORE INTO sentence_vectors(hash, vector) VALUES (?, ?)", chunks.new_sentences)
+            conn.executemany(
+                "INSERT OR IGNORE INTO chunk_sentences(key, hash) VALUES (?, ?)",
+                [(key, digest) for key, hashes in zip(keys, chunks.links, strict=True) for digest in hashes],
+            )
+
+    def count_sentences(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM sentence_vectors").fetchone()[0])
+
+    def prune_sentences(self) -> int:
+        """Delete sentence vectors no chunk holds any more; returns how many."""
+        with self._tx() as conn:
+            return conn.execute(
+                "DELETE FROM sentence_vectors WHERE hash NOT IN (SELECT hash FROM chunk_sentences)"
+            ).rowcount
 
     # --- the run journal --------------------------------------------------------------------
     def doomed(self, kind: str = "chunk") -> list[str]:
@@ -320,6 +351,7 @@ class SQLiteRecordManager(RecordManager):
             doomed = "SELECT key FROM doomed WHERE kind = 'chunk'"
             conn.execute(f"DELETE FROM records WHERE key IN ({doomed})")
             conn.execute(f"DELETE FROM chunk_terms WHERE key IN ({doomed})")
+            conn.execute(f"DELETE FROM chunk_sentences WHERE key IN ({doomed})")
             conn.execute("DELETE FROM files WHERE source_id IN (SELECT key FROM doomed WHERE kind = 'file')")
             conn.execute("DELETE FROM doomed")
             conn.execute("DELETE FROM run_state WHERE name = 'publishing'")
@@ -333,6 +365,7 @@ class SQLiteRecordManager(RecordManager):
             rows = [(key,) for key in keys]
             conn.executemany("DELETE FROM records WHERE key = ?", rows)
             conn.executemany("DELETE FROM chunk_terms WHERE key = ?", rows)
+            conn.executemany("DELETE FROM chunk_sentences WHERE key = ?", rows)
 
     def forget_journal(self) -> None:
         """Drop the journal without acting on it (rolling an interrupted run back)."""

@@ -1,6 +1,7 @@
-"""The vector store as the writer uses it: LangChain's Chroma, with each chunk's keyword terms
-recorded in the same call that writes its vector, and deletions staged until the run is
-published (so readers never see a file half replaced)."""
+"""The vector store as the writer uses it: LangChain's Chroma, with each chunk's keyword terms and
+sentence vectors recorded in the same call that writes its vector (the chunk vector is made from
+the sentence vectors, see `sentences`), and deletions staged until the run is published (so
+readers never see a file half replaced)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ from typing import Any
 from langchain_chroma import Chroma
 from langchain_core.documents import Document
 
+from ..embeddings import Embedder
+from ..errors import IndexStoreError
 from ..text.terms import indexed_terms
 from .records import SQLiteRecordManager
+from .sentences import embed_chunks
 
 #: (chunk key, source, space-joined terms): a row of the record file's chunk_terms table.
 TermRow = tuple[str, str, str]
@@ -32,23 +36,45 @@ def term_rows(batch: Mapping[str, Any]) -> list[TermRow]:
 
 
 class StagedChroma(Chroma):
-    """Chroma that records each chunk's terms when its vector is written (LangChain's indexing API
-    calls `add_documents`), and only notes a deletion until the run is published (`delete`; see
-    `purge`)."""
+    """Chroma that embeds chunks through their sentences and records each chunk's terms and
+    sentence vectors when its vector is written (LangChain's indexing API calls `add_documents`),
+    and only notes a deletion until the run is published (`delete`; see `purge`)."""
 
-    def __init__(self, *args: Any, records: SQLiteRecordManager, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self, *args: Any, records: SQLiteRecordManager, embedder: Embedder, whole_chunks: bool, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, embedding_function=embedder, **kwargs)
         self._records = records
+        self._embedder = embedder
+        self._whole = whole_chunks
         self.terms_changed = False
+        self.texts_embedded = 0  # what the model ran on, for the report
+        self.sentences_reused = 0
 
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
+        ids = kwargs.get("ids") or [doc.id for doc in documents]
+        if len(ids) != len(documents) or not all(ids):
+            raise IndexStoreError("every chunk needs its key to be written")
         self._records.mark_writing()  # before the vectors: a crash right after them is rolled back
-        ids = super().add_documents(documents, **kwargs)
+        texts = [doc.page_content for doc in documents]
+        dimension = self._embedder.dimension
+        embedded = embed_chunks(
+            texts, self._embedder, lambda hashes: self._records.stored_sentences(hashes, dimension), whole=self._whole
+        )
+        self._records.put_sentences(ids, embedded)
+        self._collection.upsert(
+            ids=list(ids),
+            embeddings=embedded.vectors,
+            metadatas=[doc.metadata for doc in documents],
+            documents=texts,
+        )
         self._records.put_terms(
             [term_row(key, doc.page_content, doc.metadata) for key, doc in zip(ids, documents, strict=True)]
         )
         self.terms_changed = True
-        return ids
+        self.texts_embedded += embedded.embedded
+        self.sentences_reused += embedded.reused
+        return list(ids)
 
     def delete(self, ids: list[str] | None = None, **kwargs: Any) -> None:
         if ids:

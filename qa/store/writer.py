@@ -14,13 +14,13 @@ from typing import Any
 from chromadb.errors import ChromaError, NotFoundError
 
 from ..config import Settings
-from ..embeddings import SentenceEmbeddings
+from ..embeddings import Embedder
 from ..errors import IndexStoreError, QAError
 from .chroma import COLLECTION_PREFIX, all_ids, close_client, open_client
 from .failures import STORE_ERRORS
 from .keywords import build_snapshot, published_keys, remove_snapshots
 from .lock import WriteLock
-from .pointer import POINTER, IndexState, check_model, index_id, now, read_state, write_state
+from .pointer import POINTER, IndexState, check_model, index_id, now, read_state, with_format, write_state
 from .records import SQLiteRecordManager
 from .vectors import StagedChroma, term_rows
 
@@ -31,7 +31,7 @@ class IndexWriter:
     """Opens the live generation for incremental writes, or a new one for a rebuild; `commit()`
     publishes the work. Use as a context manager: it holds the write lock throughout."""
 
-    def __init__(self, settings: Settings, embeddings: SentenceEmbeddings, rebuild: bool = False) -> None:
+    def __init__(self, settings: Settings, embeddings: Embedder, rebuild: bool = False) -> None:
         self.settings = settings
         self.embeddings = embeddings
         self.rebuild = rebuild
@@ -75,7 +75,7 @@ class IndexWriter:
         if self.previous is not None and self.rebuild:
             self._inspect_previous(self.previous)
         if self.previous is not None and not self.rebuild:
-            check_model(self.previous, self.embeddings)
+            check_model(self.previous, self.embeddings, dimension=True)
             self.state = self.previous
             self.new_generation = False
         else:
@@ -91,6 +91,8 @@ class IndexWriter:
                 chunk_overlap=self.settings.chunk_overlap,
                 created=now(),
                 updated=now(),
+                embedding_backend=self.embeddings.backend,
+                chunk_embedding=self.settings.chunk_embedding,
             )
             self.new_generation = True
         self.records = SQLiteRecordManager(self.index_dir / self.state.records)
@@ -101,7 +103,8 @@ class IndexWriter:
         self.vector_store = StagedChroma(
             client=self.client,
             collection_name=self.state.collection,
-            embedding_function=self.embeddings,
+            embedder=self.embeddings,
+            whole_chunks=self.state.chunk_embedding == "whole",
             records=self.records,
         )
         if not self.new_generation:
@@ -248,9 +251,18 @@ class IndexWriter:
             self._bm25_built_at = time.monotonic()
         self.records.set_run_state("publishing", str(version))
         self.state = replace(self.state, updated=now(), version=version, bm25=bm25)
+        if self.vector_store.texts_embedded:
+            self.state = replace(
+                self.state,
+                embedding_dtype=with_format(self.state.embedding_dtype, self.embeddings.dtype),
+                embedding_backend=self.embeddings.backend,
+            )
         write_state(self.index_dir, self.state)  # the commit point
         self.vector_store.purge(doomed)
         self.records.finish(run_continues=not final)
+        if doomed and final:
+            pruned = self.records.prune_sentences()
+            log.info("%d sentence vectors of deleted chunks removed", pruned)
         remove_snapshots(self.index_dir, keep=[bm25])
         if self.new_generation:  # the new generation is live now: the old one goes
             self.new_generation = False

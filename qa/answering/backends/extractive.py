@@ -16,10 +16,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...embeddings import SentenceEmbeddings
 from ...text.sentences import sentence_spans
 from ...text.terms import terms
 from ...types import Passage
+from ..sentence_vectors import Vectors
 
 _NUMBER = re.compile(r"\d")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-zA-Z]+")
@@ -103,11 +103,12 @@ def candidates(
     question: str,
     query_vector: np.ndarray,
     passages: Sequence[Passage],
-    embeddings: SentenceEmbeddings,
+    vectors: Vectors,
     idf: Callable[[Sequence[str]], dict[str, float]],
     max_passages: int,
 ) -> list[Candidate]:
-    """Every usable sentence of the first `max_passages` passages, embedded in one batch."""
+    """Every usable sentence of the first `max_passages` passages, scored with its vector (stored at
+    ingest, see `SentenceVectors`)."""
     question_terms = sorted(set(terms(question)))
     term_weights = idf(question_terms)
     total = sum(term_weights.values()) or 1.0
@@ -125,7 +126,7 @@ def candidates(
             found.append((index, start, end, sentence_terms, text))
     if not found:
         return []
-    similarity = embeddings.embed_array([text for *_, text in found]) @ query_vector
+    similarity = vectors.embed_array([text for *_, text in found]) @ query_vector
     return [
         Candidate(
             passage=index,
@@ -168,12 +169,12 @@ def pick_sentences(
     question: str,
     query_vector: np.ndarray,
     passages: Sequence[Passage],
-    embeddings: SentenceEmbeddings,
+    vectors: Vectors,
     idf: Callable[[Sequence[str]], dict[str, float]],
     weights: ExtractiveWeights = ExtractiveWeights(),
 ) -> list[Pick]:
     """The answer's sentences (see `candidates` and `choose`)."""
-    return choose(candidates(question, query_vector, passages, embeddings, idf, weights.passages), weights)
+    return choose(candidates(question, query_vector, passages, vectors, idf, weights.passages), weights)
 
 
 def compose(picks: Sequence[Pick], passages: Sequence[Passage]) -> str:

@@ -12,12 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ...embeddings import SentenceEmbeddings
+from ...embeddings import Embedder
 from ...text import markers
 from ...text.lexicon import Lexicon, lexicon
 from ...text.sentences import sentence_spans
 from ...text.terms import terms
 from ...types import Citation, ClaimCheck, Passage
+from ..sentence_vectors import Vectors
 from .agreement import disagreement
 from .claims import Claim, Evidence, Finding, drop_repeats, is_framing, normal, split_claims, without_cut_claim
 from .facts import Facts, words_in
@@ -41,13 +42,19 @@ class CheckedAnswer:
 
 
 class CitationChecker:
-    """Checks answers against passages with the embedding model (one batch per answer) and the
-    lexicon (loaded on the first answer that is not quoted verbatim)."""
+    """Checks answers against passages with the embedding model (the claims, one batch per
+    answer), the passages' sentence vectors (stored at ingest) and the lexicon (loaded on the
+    first answer that is not quoted verbatim)."""
 
     def __init__(
-        self, embeddings: SentenceEmbeddings, words: Lexicon | None = None, wordnet_dir: Path | None = None
+        self,
+        embeddings: Embedder,
+        words: Lexicon | None = None,
+        wordnet_dir: Path | None = None,
+        sentences: Vectors | None = None,
     ) -> None:
         self.embeddings = embeddings
+        self.sentences: Vectors = sentences or embeddings
         self._lexicon = words
         self._wordnet_dir = wordnet_dir
 
@@ -153,8 +160,8 @@ class CitationChecker:
         order = [position for passage_spans in spans for position in range(len(passage_spans))]
         names: list[frozenset[str] | None] = [None] * len(passages)  # computed when first needed
         sentences = [passages[i].text[s:e] for i, s, e in flat]
-        vectors = self.embeddings.embed_array([claim.text for claim in claims] + sentences)
-        claim_vectors, sentence_vectors = vectors[: len(claims)], vectors[len(claims) :]
+        claim_vectors = self.embeddings.embed_array([claim.text for claim in claims])
+        sentence_vectors = self.sentences.embed_array(sentences)
         similarity = claim_vectors @ sentence_vectors.T if len(flat) else np.zeros((len(claims), 0))
         sentence_terms = [set(terms(sentence)) for sentence in sentences]
         #: (passage, start, end), terms, words of each sentence: where a pair's partner is looked for
