@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import shutil
 import subprocess
 import sys
@@ -25,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.ingest_bench import materialize  # noqa: E402
+from qa.evaluate import machine  # noqa: E402
 from tests.llm_server import LLMServer  # noqa: E402
 from tests.load import app_process, drive  # noqa: E402
 
@@ -70,8 +70,8 @@ def load_during_ingest(args: argparse.Namespace) -> dict[str, object]:
         if ingest.returncode != 0:
             raise SystemExit(f"the ingest failed: {err}")
         report = json.loads(out)
-        # memory once the ingest is over and the app has answered from the grown index
-        after = drive(app.url, app.pid, questions(), args.sessions, 30, 3)
+        # the same sessions on the 500-document index once ingested (answers/s, latency, memory)
+        after = drive(app.url, app.pid, questions(), args.sessions, args.after_seconds, args.max_per_session)
         return {
             **result.summary(),
             "app_ready_s": round(app.ready_s, 1),
@@ -85,7 +85,10 @@ def load_during_ingest(args: argparse.Namespace) -> dict[str, object]:
 
 def load_with_faulty_llm(args: argparse.Namespace) -> dict[str, object]:
     folder = fresh_app_folder("faulty-llm")
-    with LLMServer(reply="The banks restricted financing [1].", delay_s=600) as server:
+    # a reply the seed passage supports (the citation check flags "restricted financing": the
+    # passage says they restrict "the purchase of Russian commodities")
+    reply = "Two of China's largest state-owned banks are restricting the purchase of Russian commodities [1]."
+    with LLMServer(reply=reply, delay_s=600) as server:
         server.mix = {"ok": 2, "http_500": 1, "drop": 1, "slow": 1, "cut_stream": 1, "slow_stream": 1}
         env = {
             "QA_BACKEND": "openai",
@@ -111,10 +114,11 @@ def main() -> None:
     parser.add_argument("--fault-seconds", type=float, default=60)
     parser.add_argument("--llm-timeout-s", type=float, default=3)
     parser.add_argument("--skip-faults", action="store_true")
+    parser.add_argument("--after-seconds", type=float, default=60, help="load once the ingest is done")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     results: dict[str, object] = {
-        "machine": {"cpus": __import__("os").cpu_count(), "python": platform.python_version()},
+        "machine": machine(),
         "during_ingest": load_during_ingest(args),
     }
     print(json.dumps(results["during_ingest"]), flush=True)

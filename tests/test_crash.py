@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import shutil
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +165,19 @@ def journal_is_empty(settings) -> bool:
         records.close()
 
 
+def sentences_follow_chunks(settings) -> bool:
+    """Every recorded chunk links its sentence vectors, and no link or vector outlives its chunk."""
+    state = read_state(settings.index_dir)
+    assert state is not None
+    with sqlite3.connect(settings.index_dir / state.records) as conn:
+        recorded = {row[0] for row in conn.execute("SELECT key FROM records")}
+        linked = {row[0] for row in conn.execute("SELECT DISTINCT key FROM chunk_sentences")}
+        (orphans,) = conn.execute(
+            "SELECT COUNT(*) FROM sentence_vectors WHERE hash NOT IN (SELECT hash FROM chunk_sentences)"
+        ).fetchone()
+    return linked == recorded and orphans == 0
+
+
 def run_case(tmp_path: Path, corpus: Corpus, embeddings, forkserver, target, rebuild: bool, publish_every: str) -> None:
     from qa import load_settings
 
@@ -201,6 +215,7 @@ def run_case(tmp_path: Path, corpus: Corpus, embeddings, forkserver, target, reb
     assert published(settings, embeddings) == corpus.new
     assert check(settings, embeddings=embeddings).consistent
     assert journal_is_empty(settings)
+    assert sentences_follow_chunks(settings)
 
 
 def _id(target: tuple[str, str, int]) -> str:

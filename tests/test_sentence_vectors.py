@@ -14,7 +14,8 @@ import pytest
 from qa import Engine, IndexReader, ingest, load_settings, read_state
 from qa.answering.sentence_vectors import SentenceVectors
 from qa.embeddings import SentenceEmbeddings
-from qa.store.sentences import pack, sentence_hash, sentences_of, unpack
+from qa.store.sentences import pack, sentence_hash, unpack
+from qa.text.sentences import sentence_texts as sentences_of
 
 from .conftest import SEEDS, write_articles
 from .doubles import HashEmbeddings
@@ -182,3 +183,18 @@ def test_whole_chunk_vectors_are_the_chunk_embedded_and_sentences_are_stored_too
         assert sentence_hash(passage.text) in vectors  # kept by text: a repeated chunk is not embedded again
         assert {sentence_hash(s) for s in sentences_of(passage.text)} <= links[passage.chunk_id]
     assert read_state(settings.index_dir).chunk_embedding == "whole"  # type: ignore[union-attr]
+
+
+def test_an_index_of_sentence_means_ranks_chunks_by_their_best_sentence(
+    tmp_path: Path, real_embeddings: SentenceEmbeddings
+) -> None:
+    settings = load_settings(index_dir=tmp_path / "index", chunk_embedding="sentences", retrieval="dense")
+    ingest([SEEDS], settings, embeddings=real_embeddings)
+    engine = Engine(settings, embeddings=real_embeddings)
+    for question in QUESTIONS:
+        retrieval = engine.retriever.search(question, k=4)
+        best = [
+            max(float(vector @ retrieval.query_vector) for vector in real_embeddings.embed_array(sentences_of(p.text)))
+            for p in retrieval.passages
+        ]
+        assert best == sorted(best, reverse=True) or max(best) - best[0] < 0.01  # bf16 batches move cosines a little

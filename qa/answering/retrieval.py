@@ -17,6 +17,7 @@ import numpy as np
 from ..config import Settings
 from ..embeddings import Embedder
 from ..store.reader import IndexReader
+from ..text.sentences import sentence_texts
 from ..types import Passage
 from .recency import asks_about_present, recency_factor
 
@@ -97,6 +98,8 @@ class Retriever:
         rankings: list[tuple[list[str], float]] = []
         if mode in ("hybrid", "dense"):
             dense = self.reader.nearest(query_vector.tolist(), depth, sources)
+            if self.reader.state is not None and self.reader.state.chunk_embedding == "sentences":
+                dense = self._by_best_sentence(query_vector, dense)
             found.update((passage.chunk_id, (passage, vector)) for passage, vector in dense)
             rankings.append(([passage.chunk_id for passage, _ in dense], 1.0))
         keywords = self.reader.keyword_index()
@@ -137,6 +140,23 @@ class Retriever:
                 break
         idf = keywords.idf if keywords is not None else uniform_weights
         return Retrieval(query, query_vector, passages, vectors, idf)
+
+    def _by_best_sentence(
+        self, query_vector: np.ndarray, dense: list[tuple[Passage, np.ndarray]]
+    ) -> list[tuple[Passage, np.ndarray]]:
+        """Dense hits of an index whose chunk vectors are means of sentence vectors, ordered by
+        their sentence most like the question: the mean blurs the one sentence that answers
+        (rtqa-dev answer containment 0.317 -> 0.339; whole chunk vectors: 0.348, and ordering
+        them so lowers it)."""
+        texts = {passage.chunk_id: sentence_texts(passage.text) for passage, _ in dense}
+        stored = self.reader.sentence_vectors([text for sentences in texts.values() for text in sentences])
+
+        def best(item: tuple[Passage, np.ndarray]) -> float:
+            passage, vector = item
+            scores = [float(stored[text] @ query_vector) for text in texts[passage.chunk_id] if text in stored]
+            return max(scores, default=float(vector @ query_vector))
+
+        return sorted(dense, key=best, reverse=True)
 
     def close(self) -> None:
         self.reader.close()

@@ -130,6 +130,7 @@ def _repair(writer: IndexWriter, report: CheckReport) -> None:
         records.put_terms(term_rows(batch))
     writer.vector_store.terms_changed = True
     writer.commit()  # rebuilds the keyword index from the recorded terms and publishes
+    records.prune_sentences()
 
 
 def format_report(report: CheckReport, as_json: bool) -> str:

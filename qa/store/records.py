@@ -326,11 +326,10 @@ class SQLiteRecordManager(RecordManager):
         return int(self._conn.execute("SELECT COUNT(*) FROM sentence_vectors").fetchone()[0])
 
     def prune_sentences(self) -> int:
-        """Delete sentence vectors no chunk holds any more; returns how many."""
+        """Forget links of chunks no record holds, then vectors no chunk links to (`finish` does
+        this at the end of a run that wrote; a rollback and `qa check --repair` call it)."""
         with self._tx() as conn:
-            return conn.execute(
-                "DELETE FROM sentence_vectors WHERE hash NOT IN (SELECT hash FROM chunk_sentences)"
-            ).rowcount
+            return _prune(conn)
 
     # --- the run journal --------------------------------------------------------------------
     def doomed(self, kind: str = "chunk") -> list[str]:
@@ -348,6 +347,7 @@ class SQLiteRecordManager(RecordManager):
         """After a commit: carry out the staged deletions and clear the journal, in one
         transaction (a crash before it is rolled forward by the next writer)."""
         with self._tx() as conn:
+            wrote = conn.execute("SELECT 1 FROM run_state WHERE name = 'writing'").fetchone() is not None
             doomed = "SELECT key FROM doomed WHERE kind = 'chunk'"
             conn.execute(f"DELETE FROM records WHERE key IN ({doomed})")
             conn.execute(f"DELETE FROM chunk_terms WHERE key IN ({doomed})")
@@ -357,6 +357,8 @@ class SQLiteRecordManager(RecordManager):
             conn.execute("DELETE FROM run_state WHERE name = 'publishing'")
             if not run_continues:
                 conn.execute("DELETE FROM run_state WHERE name = 'writing'")
+                if wrote:  # in the same transaction: a crash cannot leave vectors of deleted chunks
+                    _prune(conn)
         self._writing = self._writing and run_continues
 
     def discard(self, keys: Sequence[str]) -> None:
@@ -373,3 +375,11 @@ class SQLiteRecordManager(RecordManager):
             conn.execute("DELETE FROM doomed")
             conn.execute("DELETE FROM run_state")
         self._writing = False
+
+
+def _prune(conn: sqlite3.Connection) -> int:
+    """Links of chunks no record holds (deleted, or written by a run that died before recording
+    them), then sentence vectors no chunk links to; returns how many vectors went. Only when no
+    run is writing: a chunk's links are written before its record."""
+    conn.execute("DELETE FROM chunk_sentences WHERE key NOT IN (SELECT key FROM records)")
+    return conn.execute("DELETE FROM sentence_vectors WHERE hash NOT IN (SELECT hash FROM chunk_sentences)").rowcount

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..embeddings import Embedder
-from ..text.sentences import sentence_spans
+from ..text.sentences import sentence_texts
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sentence_vectors (
@@ -76,11 +76,6 @@ def read_vectors(conn: sqlite3.Connection, hashes: Sequence[bytes], dimension: i
     return found
 
 
-def sentences_of(text: str) -> list[str]:
-    """A chunk's sentences as the answer stage splits them (the whole chunk when it has none)."""
-    return [text[start:end] for start, end in sentence_spans(text)] or [text]
-
-
 @dataclass
 class EmbeddedChunks:
     """Vectors of a batch of chunks, and the sentence rows to store with them."""
@@ -102,7 +97,7 @@ def embed_chunks(
     with `whole` the chunk itself (its vector is then kept under its text's hash too, so a chunk
     repeated in another file is not embedded again). Without `whole` a chunk's vector is the
     normalised mean of its sentences'."""
-    sentences = [sentences_of(text) for text in texts]
+    sentences = [sentence_texts(text) for text in texts]
     links = [[sentence_hash(sentence) for sentence in chunk] for chunk in sentences]
     wanted = {
         digest: sentence

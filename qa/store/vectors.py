@@ -50,6 +50,7 @@ class StagedChroma(Chroma):
         self.terms_changed = False
         self.texts_embedded = 0  # what the model ran on, for the report
         self.sentences_reused = 0
+        self.chunks_written = 0
 
     def add_documents(self, documents: list[Document], **kwargs: Any) -> list[str]:
         ids = kwargs.get("ids") or [doc.id for doc in documents]
@@ -73,6 +74,7 @@ class StagedChroma(Chroma):
         )
         self.terms_changed = True
         self.texts_embedded += embedded.embedded
+        self.chunks_written += len(ids)
         self.sentences_reused += embedded.reused
         return list(ids)
 

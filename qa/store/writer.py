@@ -154,11 +154,13 @@ class IndexWriter:
         files = self.records.groups_of(sorted(unpublished | set(self.records.doomed("chunk"))))
         if not unpublished and not files:
             self.records.forget_journal()
+            self.records.prune_sentences()  # links the dead run wrote before any vector
             return
         self.vector_store.purge(sorted(vectors - live))
         self.records.discard(sorted(unpublished))
         self.records.invalidate_files(sorted(files))
         self.records.forget_journal()
+        self.records.prune_sentences()  # what the dead run linked to chunks it never recorded
         log.warning(
             "rolled back an unfinished ingest: %d unpublished chunks removed, %d file(s) to read again",
             len(unpublished),
@@ -260,9 +262,6 @@ class IndexWriter:
         write_state(self.index_dir, self.state)  # the commit point
         self.vector_store.purge(doomed)
         self.records.finish(run_continues=not final)
-        if doomed and final:
-            pruned = self.records.prune_sentences()
-            log.info("%d sentence vectors of deleted chunks removed", pruned)
         remove_snapshots(self.index_dir, keep=[bm25])
         if self.new_generation:  # the new generation is live now: the old one goes
             self.new_generation = False

@@ -68,3 +68,9 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 def sentences(text: str) -> list[str]:
     return [text[begin:end] for begin, end in sentence_spans(text)]
+
+
+def sentence_texts(text: str) -> list[str]:
+    """The sentences of `text` as the answer step splits them (the whole text when it has none):
+    the texts whose vectors ingest stores."""
+    return [text[start:end] for start, end in sentence_spans(text)] or [text]
