@@ -130,12 +130,20 @@ def test_a_server_of_another_dimension_is_refused_before_it_writes(
 
     index = tmp_path / "index"
     shutil.copytree(remote_index, index)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "new.txt").write_text("The harbour council met on Tuesday.\n\nIt agreed on a budget.", encoding="utf-8")
+    settings = load_settings(index_dir=index, embeddings_url=server.url)
+    before = json.loads((index / "index.json").read_text(encoding="utf-8"))
     server.mode = "wrong_dimension"
     try:
         with pytest.raises(IndexMismatch, match="100-dimensional"):
-            ingest([SEEDS], load_settings(index_dir=index, embeddings_url=server.url), rebuild=False)
+            ingest([docs], settings)
+        with pytest.raises(IndexMismatch, match="100 dimensions, the index's 384"):
+            Engine(settings).answer(QUESTION)
     finally:
         server.mode = "ok"
+    assert json.loads((index / "index.json").read_text(encoding="utf-8")) == before  # nothing published
     remote = RemoteEmbeddings(server.url, "all-MiniLM-L6-v2", batch_size=2, concurrency=1)
     remote.embed_array(["first", "second"])
     server.mode = "wrong_dimension"

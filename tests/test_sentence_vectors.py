@@ -5,6 +5,7 @@ time, and deleted chunks take their sentence vectors with them."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from qa.embeddings import SentenceEmbeddings
 from qa.store.sentences import pack, sentence_hash, unpack
 from qa.text.sentences import sentence_texts as sentences_of
 
-from .conftest import SEEDS, write_articles
+from .conftest import SEEDS, run_cli, write_articles
 from .doubles import HashEmbeddings
 
 QUESTIONS = [
@@ -198,3 +199,19 @@ def test_an_index_of_sentence_means_ranks_chunks_by_their_best_sentence(
             for p in retrieval.passages
         ]
         assert best == sorted(best, reverse=True) or max(best) - best[0] < 0.01  # bf16 batches move cosines a little
+
+
+def test_a_run_with_nothing_to_embed_loads_no_model(seed_index: Path, tmp_path: Path) -> None:
+    import shutil
+
+    index = tmp_path / "index"
+    shutil.copytree(seed_index, index)
+    code = (
+        "import json, sys\n"
+        "from qa import ingest, load_settings\n"
+        f"report = ingest([{str(SEEDS)!r}], load_settings(index_dir={str(index)!r}))\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'unchanged': report.files_unchanged}))\n"
+    )
+    result = run_cli(["-c", code], real_model=True)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == {"torch": False, "unchanged": 1}

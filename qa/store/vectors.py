@@ -14,6 +14,7 @@ from langchain_core.documents import Document
 from ..embeddings import Embedder
 from ..errors import IndexStoreError
 from ..text.terms import indexed_terms
+from .pointer import IndexState, check_model
 from .records import SQLiteRecordManager
 from .sentences import embed_chunks
 
@@ -41,11 +42,18 @@ class StagedChroma(Chroma):
     and only notes a deletion until the run is published (`delete`; see `purge`)."""
 
     def __init__(
-        self, *args: Any, records: SQLiteRecordManager, embedder: Embedder, whole_chunks: bool, **kwargs: Any
+        self,
+        *args: Any,
+        records: SQLiteRecordManager,
+        embedder: Embedder,
+        whole_chunks: bool,
+        state: IndexState,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, embedding_function=embedder, **kwargs)
         self._records = records
         self._embedder = embedder
+        self._state = state
         self._whole = whole_chunks
         self.terms_changed = False
         self.texts_embedded = 0  # what the model ran on, for the report
@@ -56,6 +64,8 @@ class StagedChroma(Chroma):
         ids = kwargs.get("ids") or [doc.id for doc in documents]
         if len(ids) != len(documents) or not all(ids):
             raise IndexStoreError("every chunk needs its key to be written")
+        if not self.chunks_written:  # checked here, not on opening: a run with nothing to embed loads no model
+            check_model(self._state, self._embedder, dimension=True)
         self._records.mark_writing()  # before the vectors: a crash right after them is rolled back
         texts = [doc.page_content for doc in documents]
         dimension = self._embedder.dimension

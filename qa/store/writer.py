@@ -75,7 +75,7 @@ class IndexWriter:
         if self.previous is not None and self.rebuild:
             self._inspect_previous(self.previous)
         if self.previous is not None and not self.rebuild:
-            check_model(self.previous, self.embeddings, dimension=True)
+            check_model(self.previous, self.embeddings)
             self.state = self.previous
             self.new_generation = False
         else:
@@ -105,6 +105,7 @@ class IndexWriter:
             collection_name=self.state.collection,
             embedder=self.embeddings,
             whole_chunks=self.state.chunk_embedding == "whole",
+            state=self.state,
             records=self.records,
         )
         if not self.new_generation:
