@@ -161,7 +161,7 @@ def calibrate(location: str, threads: int | None = None) -> Calibration:
     kept) and choose the fastest whose vectors match float32's."""
     import torch
 
-    from .local import load_model, quantized
+    from .loading import load_model, quantized
 
     started = time.perf_counter()
     sample = texts()

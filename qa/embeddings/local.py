@@ -7,7 +7,6 @@ other sentence-transformers model name or folder works if it is on disk; the hub
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from pathlib import Path
@@ -17,6 +16,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import LOCAL, Embedder
+from .calibration import chosen_format
+from .loading import load_model
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -69,45 +70,11 @@ def resolve_dtype(setting: str, location: str = "", threads: int | None = None, 
     match float32's (`calibration`); any other value is forced."""
     if setting != "auto":
         return setting
-    from .calibration import chosen_format
-
     return chosen_format(location, threads, cache_dir)
-
-
-def load_model(location: str, threads: int | None, dtype: str) -> SentenceTransformer:
-    """The model at `location` in `dtype`, offline (calibration loads its candidates with this)."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    import torch
-    import transformers
-    from sentence_transformers import SentenceTransformer
-
-    transformers.utils.logging.disable_progress_bar()
-    if threads:
-        torch.set_num_threads(threads)
-    try:
-        if dtype == "int8":
-            return quantized(SentenceTransformer(location, device="cpu"))
-        return SentenceTransformer(location, device="cpu", model_kwargs={"dtype": getattr(torch, dtype)})
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"embedding model {location!r} cannot be loaded offline (QA_EMBEDDING_MODEL): {exc}") from exc
 
 
 #: One loaded model per (location, threads, format), shared by every embedder of the process.
 _load = lru_cache(maxsize=2)(load_model)
-
-
-def quantized(model: SentenceTransformer) -> SentenceTransformer:
-    """int8 weights for the Linear layers (torch dynamic quantization; activations stay float)."""
-    import warnings
-
-    import torch
-
-    with warnings.catch_warnings():  # torch.ao.quantization announces its move to torchao
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
 class SentenceEmbeddings(Embedder):
