@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.ingest_bench import materialize  # noqa: E402
 from qa.evaluate import machine  # noqa: E402
 from tests.llm_server import LLMServer  # noqa: E402
-from tests.load import app_process, drive  # noqa: E402
+from tests.load import app_process, drive, quote_first_passage  # noqa: E402
 
 WORK = ROOT / "benchmarks" / "work" / "load"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -85,10 +85,9 @@ def load_during_ingest(args: argparse.Namespace) -> dict[str, object]:
 
 def load_with_faulty_llm(args: argparse.Namespace) -> dict[str, object]:
     folder = fresh_app_folder("faulty-llm")
-    # a reply the seed passage supports (the citation check flags "restricted financing": the
-    # passage says they restrict "the purchase of Russian commodities")
-    reply = "Two of China's largest state-owned banks are restricting the purchase of Russian commodities [1]."
-    with LLMServer(reply=reply, delay_s=600) as server:
+    # the model quotes the first passage it is given: a reply the citation check passes, so what
+    # is measured is the faults (a fixed reply is flagged for questions whose passages lack it)
+    with LLMServer(reply=quote_first_passage, delay_s=600) as server:
         server.mix = {"ok": 2, "http_500": 1, "drop": 1, "slow": 1, "cut_stream": 1, "slow_stream": 1}
         env = {
             "QA_BACKEND": "openai",
@@ -115,13 +114,15 @@ def main() -> None:
     parser.add_argument("--llm-timeout-s", type=float, default=3)
     parser.add_argument("--skip-faults", action="store_true")
     parser.add_argument("--after-seconds", type=float, default=60, help="load once the ingest is done")
+    parser.add_argument("--only-faults", action="store_true", help="rerun the failing-server part only")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
-    results: dict[str, object] = {
-        "machine": machine(),
-        "during_ingest": load_during_ingest(args),
-    }
-    print(json.dumps(results["during_ingest"]), flush=True)
+    results: dict[str, object] = {"machine": machine()}
+    if args.only_faults:  # keep the ingest rows of the last run
+        results = {**json.loads((RESULTS / "load.json").read_text(encoding="utf-8")), **results}
+    else:
+        results["during_ingest"] = load_during_ingest(args)
+        print(json.dumps(results["during_ingest"]), flush=True)
     if not args.skip_faults:
         results["faulty_llm"] = load_with_faulty_llm(args)
         print(json.dumps(results["faulty_llm"]), flush=True)

@@ -937,8 +937,12 @@ def table(results: dict[str, Any]) -> str:
             f"- Growth to {growth['chunks']:,} chunks: {growth['derived_chunks']:,} derived chunks in "
             f"{growth['batches']} batches of {growth['batch']:,}, {growth['add_s']:.0f} s "
             f"(Chroma add {growth['chroma_add_s']:.0f} s), peak RSS {growth['peak_rss_mb']:.0f} MB; "
-            f"commit {growth['commit_s']:.1f} s of which BM25 rebuild from cached tokens "
-            f"{growth['bm25_build_s']:.1f} s."
+            f"commit {growth['commit_s']:.1f} s"
+            + (
+                f" of which BM25 rebuild from cached tokens {growth['bm25_build_s']:.1f} s."
+                if growth.get("bm25_build_s") is not None
+                else "."
+            )
         )
     if results.get("app"):
         app = results["app"]

@@ -6,6 +6,7 @@ resident memory is sampled."""
 from __future__ import annotations
 
 import os
+import re
 import socket
 import statistics
 import subprocess
@@ -234,3 +235,14 @@ def drive(
     result.rss_after_mb = rss_mb(pid)
     result.rss_max_mb = max(result.rss_max_mb, result.rss_after_mb)
     return result
+
+
+def quote_first_passage(request: dict[str, Any]) -> str:
+    """The model's answer: the first sentence of the first passage in the prompt, cited, so every
+    answer that comes from the LLM passes the citation check (the test is about faults, not wording)."""
+    prompt = "\n".join(str(message.get("content")) for message in request["messages"])
+    found = re.search(r'<passage n="(\d+)"[^>]*>\s*(.*?)</passage>', prompt, re.S)
+    if not found:
+        return "I could not find this in the documents."
+    first = re.split(r"(?<=[.!?])\s", found.group(2).strip(), maxsplit=1)[0]
+    return f"{first.rstrip('.')} [{found.group(1)}]."

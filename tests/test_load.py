@@ -7,20 +7,18 @@ The 2-minute, 500-document version with the numbers is benchmarks/load_test.py."
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from .conftest import ROOT, SEED_FILE, write_articles
 from .doubles import HashEmbeddings
 from .llm_server import LLMServer
-from .load import AppProcess, app_process, drive
+from .load import AppProcess, app_process, drive, quote_first_passage
 
 # The outcomes here do not depend on the model: the hash double embeds, here and in every child.
 pytestmark = pytest.mark.usefixtures("hash_model_children")
@@ -89,17 +87,6 @@ def test_twenty_sessions_during_an_ingest(tmp_path: Path, seed_app: AppProcess) 
     client.close()
     assert "heliotrope" not in vault["text"] and "7731" not in vault["text"]
     assert all(citation["source"] != "vault.txt" for citation in vault["citations"])
-
-
-def quote_first_passage(request: dict[str, Any]) -> str:
-    """The model's answer: the first sentence of the first passage in the prompt, cited, so every
-    answer that comes from the LLM passes the citation check (the test is about faults, not wording)."""
-    prompt = "\n".join(str(message.get("content")) for message in request["messages"])
-    found = re.search(r'<passage n="(\d+)"[^>]*>\s*(.*?)</passage>', prompt, re.S)
-    if not found:
-        return "I could not find this in the documents."
-    first = re.split(r"(?<=[.!?])\s", found.group(2).strip(), maxsplit=1)[0]
-    return f"{first.rstrip('.')} [{found.group(1)}]."
 
 
 @pytest.fixture

@@ -47,11 +47,18 @@ def stored_rows(index: Path) -> tuple[dict[bytes, np.ndarray], dict[str, set[byt
     return vectors, links
 
 
+@pytest.fixture(scope="module")
+def sentence_mean_index(tmp_path_factory: pytest.TempPathFactory, real_embeddings: SentenceEmbeddings) -> Path:
+    """The seed article indexed with chunk vectors made of its sentences' (QA_CHUNK_EMBEDDING=sentences)."""
+    index = tmp_path_factory.mktemp("sentence-means") / "index"
+    ingest([SEEDS], load_settings(index_dir=index, chunk_embedding="sentences"), embeddings=real_embeddings)
+    return index
+
+
 def test_every_sentence_is_stored_once_and_the_chunk_vector_is_made_of_them(
-    tmp_path: Path, real_embeddings: SentenceEmbeddings
+    sentence_mean_index: Path, real_embeddings: SentenceEmbeddings
 ) -> None:
-    seed_index = tmp_path / "index"
-    ingest([SEEDS], load_settings(index_dir=seed_index, chunk_embedding="sentences"), embeddings=real_embeddings)
+    seed_index = sentence_mean_index
     vectors, links = stored_rows(seed_index)
     reader = IndexReader(load_settings(index_dir=seed_index), real_embeddings)
     try:
@@ -187,10 +194,9 @@ def test_whole_chunk_vectors_are_the_chunk_embedded_and_sentences_are_stored_too
 
 
 def test_an_index_of_sentence_means_ranks_chunks_by_their_best_sentence(
-    tmp_path: Path, real_embeddings: SentenceEmbeddings
+    sentence_mean_index: Path, real_embeddings: SentenceEmbeddings
 ) -> None:
-    settings = load_settings(index_dir=tmp_path / "index", chunk_embedding="sentences", retrieval="dense")
-    ingest([SEEDS], settings, embeddings=real_embeddings)
+    settings = load_settings(index_dir=sentence_mean_index, retrieval="dense")
     engine = Engine(settings, embeddings=real_embeddings)
     for question in QUESTIONS:
         retrieval = engine.retriever.search(question, k=4)
