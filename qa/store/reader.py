@@ -101,19 +101,16 @@ class IndexReader:
         """The k published chunks nearest to `vector` (optionally only from `sources`), with their
         vectors. Chunks a running ingest has written but not published are skipped, asking
         Chroma for more when they crowd the top."""
-        with self._lock:
-            with store_errors("reading the index", self.settings.index_dir):
-                self._refresh()
-            assert self.state is not None
-            if len(vector) != self.state.dimension:
-                raise IndexMismatch(
-                    f"the question's vector has {len(vector)} dimensions, the index's {self.state.dimension}: "
-                    f"the embedder ({self.embeddings.backend}) serves another model than {self.state.embedding_model!r}"
-                )
         where: dict[str, Any] | None = None
         if sources:
             where = {"source": sources[0]} if len(sources) == 1 else {"source": {"$in": list(sources)}}
-        keywords = self.keyword_index()
+        keywords = self.keyword_index()  # follows the pointer: self.state is current
+        assert self.state is not None
+        if len(vector) != self.state.dimension:
+            raise IndexMismatch(
+                f"the question's vector has {len(vector)} dimensions, the index's {self.state.dimension}: "
+                f"the embedder ({self.embeddings.backend}) serves another model than {self.state.embedding_model!r}"
+            )
         published = keywords.key_set if keywords is not None else None
         wanted = k
         while True:
