@@ -84,7 +84,7 @@ class Settings(BaseSettings):
     embeddings_concurrency: int = Field(4, ge=1, le=64, description="Requests in flight to QA_EMBEDDINGS_URL.")
     embeddings_timeout_s: float = Field(60.0, gt=0, description="Seconds one embedding request may take.")
     cache_dir: Path = Field(
-        default_factory=lambda: Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa",
+        default_factory=lambda: default_cache_dir(),
         description="Machine-wide cache (the embedding format measured for this CPU).",
     )
 
@@ -221,6 +221,11 @@ class Settings(BaseSettings):
         """A digest of every value, secrets included: tells settings apart without storing secrets."""
         canonical = json.dumps(self.revealed(), sort_keys=True)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def default_cache_dir() -> Path:
+    """The machine-wide cache folder: $XDG_CACHE_HOME/qa, else ~/.cache/qa."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
 
 
 def _describe(error: Any) -> str:

@@ -167,6 +167,7 @@ def evaluate_ours(
     settings: Settings,
     backend: str | None,
     ablations: dict[str, dict[str, Any]] | None = None,
+    answers: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Our pipeline's metrics; with `ablations` given, also fills in the retrieval metrics of plain
     dense, plain BM25 and hybrid without the recency prior, on the same index in the same run."""
@@ -179,13 +180,13 @@ def evaluate_ours(
     engine = Engine(settings)
     engine.answer("warm-up question", backend=backend)  # model and index load are not query latency
     scores = Scores()
-    answers: list[dict[str, Any]] = []
     for query in queries:
         as_of = parse_date(query.get("date"))
         ask_started = time.perf_counter()
         answer = engine.answer(query["query"], backend=backend, as_of=as_of)
         latency = (time.perf_counter() - ask_started) * 1000
-        answers.append({"id": query.get("id"), "text": answer.text, "verdicts": [c.verdict for c in answer.claims]})
+        if answers is not None:  # each answer, for comparing two runs answer by answer
+            answers.append({"id": query.get("id"), "text": answer.text, "verdicts": [c.verdict for c in answer.claims]})
         ranked = engine.retriever.search(query["query"], k=10, as_of=as_of).passages
         context = " ".join(passage.text for passage in ranked[: settings.top_k])
         scores.add(query, [_doc_id(p.source) for p in ranked], context, answer.text, answer.not_found, latency)
@@ -217,7 +218,6 @@ def evaluate_ours(
         "texts_embedded": report.texts_embedded,
         "sentences_reused": report.sentences_reused,
         "sentences_embedded_answering": engine.sentence_vectors.embedded,
-        "answers": answers,  # main() writes them beside the index, not into the JSON
     }
 
 
@@ -368,8 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             },
         }
         ablations: dict[str, dict[str, Any]] = {}
-        result["metrics"] = evaluate_ours(documents_dir, queries, settings, args.backend, ablations)
-        answers = result["metrics"].pop("answers")
+        answers: list[dict[str, Any]] = []
+        result["metrics"] = evaluate_ours(documents_dir, queries, settings, args.backend, ablations, answers)
         if args.work is not None:  # for comparing two runs answer by answer (never committed)
             with open(work / "answers.jsonl", "w", encoding="utf-8") as handle:
                 handle.writelines(json.dumps(row) + "\n" for row in answers)

@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from ..config import default_cache_dir
+
 log = logging.getLogger(__name__)
 
 CACHE_FILE = "embedding-formats.json"
@@ -90,10 +92,6 @@ def machine_key(location: str, threads: int | None) -> str:
     cores = threads or os.cpu_count() or 1
     libraries = " ".join(f"{name}=={_version(name)}" for name in ("torch", "transformers", "sentence-transformers"))
     return f"{cpu_model()} | {cores} threads | {libraries} | {location}"
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
 
 
 def cached(cache_dir: Path, key: str) -> Calibration | None:
