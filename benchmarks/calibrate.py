@@ -22,8 +22,9 @@ sys.path.insert(0, str(ROOT))
 from qa.answering.backends.extractive import ExtractiveWeights, candidates, choose, compose  # noqa: E402
 from qa.answering.engine import Engine  # noqa: E402
 from qa.config import load_settings  # noqa: E402
-from qa.evaluate import contains_answer, load_eval, parse_date, write_documents  # noqa: E402
+from qa.evaluate import load_eval, parse_date, write_documents  # noqa: E402
 from qa.ingestion.pipeline import ingest  # noqa: E402
+from qa.scores import contains_answer  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval" / "rtqa-dev"
 WORK = ROOT / "benchmarks" / "work"
@@ -92,7 +93,7 @@ def sweep(engine: Engine, queries: list[dict]) -> None:
     cached = []
     for query in queries:
         retrieval = engine.retriever.search(query["query"], as_of=parse_date(query.get("date")))
-        if engine.relevance(retrieval).score < engine.settings.min_relevance:
+        if not engine.relevance(retrieval).found(engine.settings.min_relevance, engine.settings.min_coverage):
             cached.append((query, retrieval, []))
             continue
         found = candidates(
@@ -100,11 +101,13 @@ def sweep(engine: Engine, queries: list[dict]) -> None:
         )
         cached.append((query, retrieval, found))
     grid = {
-        "lexical": [0.5],
-        "answer_type": [0.1],
-        "rank_penalty": [0.15],
-        "sentences": [5],
-        "min_ratio": [0.0, 0.3, 0.4, 0.5, 0.6, 0.7],
+        "lexical": [0.42],
+        "coverage": [1.07],
+        "title_coverage": [-0.56],
+        "answers": [0.5],
+        "rank_penalty": [0.07],
+        "sentences": [2, 3, 5],
+        "min_ratio": [0.0, 0.3, 0.6],
     }
     for combo in itertools.product(*grid.values()):
         weights = ExtractiveWeights(**dict(zip(grid, combo, strict=True)))

@@ -335,7 +335,9 @@ def run_injection(engine: Engine, queries, limit: int, seed: int) -> dict:
     for query in queries[:limit]:
         as_of = parse_date(query.get("date"))
         retrieval = engine.retriever.search(query["query"], as_of=as_of)
-        if not retrieval.passages or engine.relevance(retrieval).score < engine.settings.min_relevance:
+        if not retrieval.passages or not engine.relevance(retrieval).found(
+            engine.settings.min_relevance, engine.settings.min_coverage
+        ):
             continue
         picks = pick_sentences(
             query["query"], retrieval.query_vector, retrieval.passages, engine.embeddings, retrieval.idf

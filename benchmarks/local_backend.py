@@ -41,7 +41,8 @@ from qa.answering.prompting import (  # noqa: E402
     fit_passages,
 )
 from qa.config import load_settings  # noqa: E402
-from qa.evaluate import contains_answer, load_eval, machine, parse_date, peak_rss_mb, percentile  # noqa: E402
+from qa.evaluate import load_eval, machine, parse_date, peak_rss_mb  # noqa: E402
+from qa.scores import contains_answer, percentile  # noqa: E402
 from qa.text.sentences import sentence_spans  # noqa: E402
 from qa.types import Answer  # noqa: E402
 

@@ -530,7 +530,7 @@ def step_grow(results: dict[str, Any], args: argparse.Namespace) -> None:
 # --- step 3: query latency -------------------------------------------------------------------
 def child_latency(index_dir: Path, questions: int, chroma_url: str | None) -> dict[str, Any]:
     from qa import Engine, load_settings
-    from qa.evaluate import contains_answer
+    from qa.scores import contains_answer
     from qa.store.keywords import SNAPSHOT_DIR, KeywordIndex
 
     queries = load_queries()

@@ -157,7 +157,10 @@ def _stats_cmd(args: argparse.Namespace) -> int:
 
 
 def print_answer(answer: Any, streamed: str) -> None:
-    """The checked answer (again, if it differs from what streamed), then its sources."""
+    """The short answer, the checked answer (again, if it differs from what streamed), then its
+    sources."""
+    if answer.short:
+        print(("\n\n" if streamed else "") + f"Answer: {answer.short}\n")
     if answer.text != streamed.strip():
         if streamed:
             print("\n\nChecked answer:")

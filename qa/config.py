@@ -128,7 +128,18 @@ class Settings(BaseSettings):
 
     # Answering
     min_relevance: float = Field(
-        0.32, ge=0, le=1, description="Below this match of question and best passage the answer is 'not found'."
+        0.36,
+        ge=0,
+        le=1,
+        description="Below this cosine of question and best passage the answer is 'not found', unless that "
+        "passage holds min_coverage of the question's words.",
+    )
+    min_coverage: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="A best passage holding this IDF-weighted share of the question's words is on topic "
+        "whatever its cosine.",
     )
     backend: Literal["extractive", "openai", "ollama", "local"] = Field(
         "extractive",

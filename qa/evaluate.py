@@ -22,7 +22,6 @@ import multiprocessing
 import os
 import platform
 import queue
-import re
 import shutil
 import sys
 import tempfile
@@ -35,25 +34,9 @@ from typing import Any
 from .cli import guarded, quiet_third_parties, setup_logging
 from .config import Settings, load_settings
 from .errors import ConfigError
-from .text.markers import strip_markers
+from .scores import Scores
 
 log = logging.getLogger(__name__)
-
-
-def normalise(text: str) -> str:
-    """The eval README's normalisation: lower case, non-word characters to spaces, single spaces."""
-    return " ".join(re.sub(r"\W", " ", text.lower()).split())
-
-
-def contains_answer(text: str, answers: Sequence[str]) -> bool:
-    haystack = normalise(strip_markers(text, " "))
-    return any(normalise(answer) and normalise(answer) in haystack for answer in answers)
-
-
-def percentile(values: Sequence[float], share: float) -> float:
-    """The value `share` of the way up the sorted values (nearest rank below), rounded to 0.1."""
-    ordered = sorted(values) or [0.0]
-    return round(ordered[min(len(ordered) - 1, int(len(ordered) * share))], 1)
 
 
 def peak_rss_mb() -> float:
@@ -107,56 +90,6 @@ def write_documents(documents: Sequence[dict[str, Any]], folder: Path) -> None:
             os.utime(path, (stamp, stamp))
 
 
-class Scores:
-    """Accumulates the README's metrics over the queries."""
-
-    def __init__(self) -> None:
-        self.first_hits: list[int | None] = []
-        self.answer_hits = 0
-        self.context_hits = 0
-        self.not_found = 0
-        self.asked = 0
-        self.latencies: list[float] = []
-
-    def add(
-        self,
-        query: dict[str, Any],
-        ranked_doc_ids: Sequence[str],
-        context: str,
-        answer_text: str,
-        not_found: bool,
-        latency_ms: float,
-    ) -> None:
-        self.asked += 1
-        self.latencies.append(latency_ms)
-        self.answer_hits += contains_answer(answer_text, query["answers"]) and not not_found
-        self.context_hits += contains_answer(context, query["answers"])
-        self.not_found += not_found
-        gold = set(query["gold_doc_ids"])
-        if gold:
-            self.first_hits.append(next((rank for rank, d in enumerate(ranked_doc_ids[:10], 1) if d in gold), None))
-
-    def metrics(self) -> dict[str, float]:
-        gold = len(self.first_hits) or 1
-
-        def hits(k: int) -> float:
-            return sum(1 for rank in self.first_hits if rank is not None and rank <= k) / gold
-
-        return {
-            "hits@1": round(hits(1), 4),
-            "hits@4": round(hits(4), 4),
-            "hits@10": round(hits(10), 4),
-            "mrr@10": round(sum(1 / rank for rank in self.first_hits if rank) / gold, 4),
-            "answer_containment": round(self.answer_hits / max(self.asked, 1), 4),
-            "context_containment": round(self.context_hits / max(self.asked, 1), 4),
-            "not_found_rate": round(self.not_found / max(self.asked, 1), 4),
-            "latency_p50_ms": percentile(self.latencies, 0.5),
-            "latency_p95_ms": percentile(self.latencies, 0.95),
-            "queries": self.asked,
-            "queries_with_gold": len(self.first_hits),
-        }
-
-
 def _doc_id(source: str) -> str:
     return Path(source).stem
 
@@ -186,10 +119,19 @@ def evaluate_ours(
         answer = engine.answer(query["query"], backend=backend, as_of=as_of)
         latency = (time.perf_counter() - ask_started) * 1000
         if answers is not None:  # each answer, for comparing two runs answer by answer
-            answers.append({"id": query.get("id"), "text": answer.text, "verdicts": [c.verdict for c in answer.claims]})
+            answers.append(
+                {
+                    "id": query.get("id"),
+                    "short": answer.short,
+                    "text": answer.text,
+                    "verdicts": [c.verdict for c in answer.claims],
+                }
+            )
         ranked = engine.retriever.search(query["query"], k=10, as_of=as_of).passages
         context = " ".join(passage.text for passage in ranked[: settings.top_k])
-        scores.add(query, [_doc_id(p.source) for p in ranked], context, answer.text, answer.not_found, latency)
+        scores.add(
+            query, [_doc_id(p.source) for p in ranked], context, answer.text, answer.not_found, latency, answer.short
+        )
     if ablations is not None:
         from .answering.retrieval import Retriever
 

@@ -6,7 +6,8 @@ Routes: `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/chat/completions` (st
   before it are the chat history (follow-ups are condensed as everywhere else). System and
   developer messages are ignored: the prompt is ours. Sampling options (temperature, max_tokens,
   tools, ...) are accepted and ignored; any model name is accepted (the one model is "qa").
-- The assistant message's content is the checked, cited answer text ([n] markers). The completion
+- The assistant message's content is the short answer on its own line when there is one (a name,
+  a number, a date: `short`), then the checked, cited answer text ([n] markers). The completion
   object carries two extra top-level fields: `citations`, the list of citation objects of
   `python -m qa ask --json`, and `answer`, the rest of that object (not_found, unsupported,
   claims with each sentence's verdict, fallback, error, backend, question, standalone_question,
@@ -136,6 +137,11 @@ def answer_fields(answer: Answer) -> dict[str, Any]:
     return {"citations": citations, "answer": data}
 
 
+def content(answer: Answer) -> str:
+    """The message content: the short answer first, on a line of its own, then the answer."""
+    return f"{answer.short}\n\n{answer.text}" if answer.short else answer.text
+
+
 def text_pieces(text: str) -> list[str]:
     """The text cut into words, each with its trailing whitespace ("".join gives it back)."""
     return [piece for piece in re.split(r"(?<=\s)(?=\S)", text) if piece]
@@ -152,7 +158,7 @@ class Completions:
         return {"id": self.id, "object": kind, "created": self.created, "model": MODEL_ID, "system_fingerprint": None}
 
     def completion(self, answer: Answer) -> dict[str, Any]:
-        message = {"role": "assistant", "content": answer.text, "refusal": None}
+        message = {"role": "assistant", "content": content(answer), "refusal": None}
         choice = {"index": 0, "message": message, "finish_reason": "stop", "logprobs": None}
         return {**self._base("chat.completion"), "choices": [choice], "usage": None, **answer_fields(answer)}
 
@@ -163,7 +169,7 @@ class Completions:
     def events(self, answer: Answer) -> Iterator[str]:
         """Server-sent events: the role, the answer word by word, the final chunk, [DONE]."""
         chunks = [self.chunk({"role": "assistant", "content": ""})]
-        chunks += [self.chunk({"content": piece}) for piece in text_pieces(answer.text)]
+        chunks += [self.chunk({"content": piece}) for piece in text_pieces(content(answer))]
         chunks.append({**self.chunk({}, finish="stop"), **answer_fields(answer)})
         for chunk in chunks:
             yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"

@@ -181,9 +181,14 @@ class Answer:
     question: str = ""
     standalone_question: str = ""  # the question after condensing it with the chat history
     claims: list[ClaimCheck] = field(default_factory=list)  # one per checked sentence, in order
+    # the answer in a few words, first: a name, a number with its unit, a date; verbatim from the
+    # answer's first sentence (extractive) or the model's checked first line; None when the
+    # question asks for no single thing or nothing checked says it
+    short: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "short": self.short,
             "text": self.text,
             "citations": [asdict(citation) for citation in self.citations],
             "unsupported": list(self.unsupported),

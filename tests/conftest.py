@@ -19,7 +19,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from qa import Settings, load_settings  # noqa: E402
 from qa.embeddings import SentenceEmbeddings  # noqa: E402
 
-from .doubles import HASH_MIN_RELEVANCE, HASH_MODEL_ENV, HashEmbeddings  # noqa: E402
+from .doubles import HASH_MIN_COVERAGE, HASH_MIN_RELEVANCE, HASH_MODEL_ENV, HashEmbeddings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -52,10 +52,15 @@ def hash_embeddings() -> HashEmbeddings:
 def hash_model_env() -> dict[str, str]:
     """The environment that makes a child process embed with the hash double (no torch load):
     tests/hash_model/sitecustomize.py installs it at start-up. The not-found threshold is
-    MiniLM's; the double's cosines run lower, so it gets its own (HASH_MIN_RELEVANCE)."""
+    MiniLM's; the double's cosines run lower, so it gets its own (HASH_THRESHOLDS)."""
     hook = str(ROOT / "tests" / "hash_model")
     path = os.pathsep.join(part for part in (hook, os.environ.get("PYTHONPATH", "")) if part)
-    return {HASH_MODEL_ENV: "1", "PYTHONPATH": path, "QA_MIN_RELEVANCE": HASH_MIN_RELEVANCE}
+    return {
+        HASH_MODEL_ENV: "1",
+        "PYTHONPATH": path,
+        "QA_MIN_RELEVANCE": HASH_MIN_RELEVANCE,
+        "QA_MIN_COVERAGE": HASH_MIN_COVERAGE,
+    }
 
 
 @pytest.fixture

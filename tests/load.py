@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .doubles import HASH_MIN_RELEVANCE, HASH_MODEL_ENV
+from .doubles import HASH_MIN_COVERAGE, HASH_MIN_RELEVANCE, HASH_MODEL_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_DEADLINE_S = 180
@@ -68,6 +68,7 @@ def app_process(docs: Path, index: Path, log_path: Path, env: dict[str, str] | N
     full_env = {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
     if os.environ.get(HASH_MODEL_ENV) == "1":  # the test asked for the hash double: its threshold too
         full_env["QA_MIN_RELEVANCE"] = HASH_MIN_RELEVANCE
+        full_env["QA_MIN_COVERAGE"] = HASH_MIN_COVERAGE
     full_env.update(GRADIO_ANALYTICS_ENABLED="False", QA_CONFIG=str(log_path.parent / "no-qa.toml"), **(env or {}))
     command = [
         sys.executable,

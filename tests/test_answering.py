@@ -83,6 +83,10 @@ def test_extractive_answers_seed_questions_with_citations(engine: Engine, questi
     assert not answer.not_found and not answer.fallback and answer.backend == "extractive"
     for fact in facts:
         assert fact in answer.text
+        # the answer first: the short answer names it, verbatim from the first (evidence) sentence
+        assert answer.short is not None and fact in answer.short
+    assert answer.short in answer.claims[0].text and answer.claims[0].verdict == "supported"
+    assert len(answer.claims) <= 3  # the evidence, then at most two more sentences
     assert answer.citations and not answer.unsupported
     assert_well_cited(answer)
     # Extractive: every sentence of the answer is a sentence of a cited passage.
@@ -95,6 +99,12 @@ def test_extractive_answers_seed_questions_with_citations(engine: Engine, questi
 def test_off_topic_questions_are_not_found(engine: Engine, question: str) -> None:
     answer = engine.answer(question)
     assert answer.not_found and answer.citations == [] and answer.text == NOT_FOUND_TEXT
+    assert answer.short is None
+
+
+def test_a_question_that_asks_for_no_single_thing_has_no_short_answer(engine: Engine) -> None:
+    answer = engine.answer("True or false: Chinese banks restricted financing for Russian commodities?")
+    assert not answer.not_found and answer.short is None and answer.citations
 
 
 def test_stream_yields_text_then_answer(engine: Engine) -> None:
@@ -160,6 +170,29 @@ def test_llm_unsupported_sentence_is_flagged(llm_engine: Engine, server: LLMServ
     assert answer.unsupported == ["The banks also banned all trade with Brazil."]
     assert "ICBC" in answer.text and answer.citations
     assert_well_cited(answer)
+    assert answer.short == "ICBC and Bank of China restricted financing"  # the checked first line
+
+
+def test_llm_one_line_answer_first_is_the_short_answer(llm_engine: Engine, server: LLMServer) -> None:
+    def reply(request: dict[str, Any]) -> str:
+        n = _passage_numbered(request, "ICBC")
+        return f"ICBC and Bank of China [{n}]. Both are restricting the purchase of Russian commodities [{n}]."
+
+    server.reply = reply
+    answer = llm_engine.answer("Which two Chinese banks restricted financing?")
+    assert answer.short == "ICBC and Bank of China"
+    system = server.chat_requests[-1]["json"]["messages"][0]["content"]
+    assert "one short line" in system  # the prompt asks for the answer first
+
+
+def test_llm_unsupported_first_line_is_no_short_answer(llm_engine: Engine, server: LLMServer) -> None:
+    def reply(request: dict[str, Any]) -> str:
+        n = _passage_numbered(request, "ICBC")
+        return f"HSBC and Barclays [{n}]. ICBC and Bank of China are restricting financing [{n}]."
+
+    server.reply = reply
+    answer = llm_engine.answer("Which two Chinese banks restricted financing?")
+    assert answer.claims[0].verdict != "supported" and answer.short is None
 
 
 @pytest.mark.parametrize("finish_reason", ["length", "stop"])
@@ -269,7 +302,8 @@ def test_cli_ask_json_contract(seed_index: Path) -> None:
     )
     assert found.returncode == 0, found.stderr
     data = json.loads(found.stdout)
-    assert {"text", "citations", "unsupported", "backend", "not_found", "fallback"} <= set(data)
+    assert {"short", "text", "citations", "unsupported", "backend", "not_found", "fallback"} <= set(data)
+    assert "Bank of China" in data["short"]
     assert data["citations"] and not data["not_found"] and data["fallback"] is False
     for number, citation in enumerate(data["citations"], 1):
         assert {"n", "source", "title", "page", "chunk_id", "quote", "start", "end", "score"} <= set(citation)
@@ -278,7 +312,12 @@ def test_cli_ask_json_contract(seed_index: Path) -> None:
     assert all(claim["verdict"] == "supported" and claim["citations"] for claim in data["claims"])
     missing = run_cli(["-m", "qa", "ask", OFF_TOPIC, "--index", str(seed_index), "--json"], real_model=True)
     data = json.loads(missing.stdout)
-    assert data["not_found"] is True and data["citations"] == []
+    assert data["not_found"] is True and data["citations"] == [] and data["short"] is None
+    printed = run_cli(
+        ["-m", "qa", "ask", "Which two Chinese banks restricted financing?", "--index", str(seed_index)],
+        real_model=True,
+    )
+    assert printed.stdout.startswith("Answer: ICBC and Bank of China\n"), printed.stdout
 
 
 def test_cli_ask_without_index_is_one_clear_error(tmp_path: Path) -> None:

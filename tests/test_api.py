@@ -30,6 +30,7 @@ from qa.answering.engine import Engine
 from qa.answering.prompting import NOT_FOUND_TEXT
 from qa.config import Settings
 from qa.embeddings import SentenceEmbeddings
+from qa.openai_api import content as message_content
 from qa.openai_api import create_app, text_pieces
 
 from .conftest import ROOT, SEED_FILE
@@ -125,14 +126,17 @@ def test_models(url: str) -> None:
 def test_cited_answer(url: str, expected: qa.Answer) -> None:
     completion = client(url).chat.completions.create(model="qa", messages=[{"role": "user", "content": QUESTION}])
     content = completion.choices[0].message.content
-    assert content == expected.text and completion.choices[0].finish_reason == "stop"
+    # the short answer first, on a line of its own, then the checked answer
+    assert expected.short and "Bank of China" in expected.short
+    assert content == f"{expected.short}\n\n{expected.text}" and completion.choices[0].finish_reason == "stop"
     assert completion.object == "chat.completion" and completion.choices[0].message.role == "assistant"
     extra = completion.model_extra or {}
     assert extra["citations"] == expected.to_json()["citations"]
     check_citations(extra["citations"], content)
     assert "ICBC" in " ".join(c["quote"] for c in extra["citations"])
     assert extra["answer"]["not_found"] is False and extra["answer"]["fallback"] is False
-    assert extra["answer"]["text"] == content and extra["answer"]["backend"] == "extractive"
+    assert extra["answer"]["text"] == expected.text and extra["answer"]["short"] == expected.short
+    assert extra["answer"]["backend"] == "extractive"
     assert extra["answer"]["claims"] == expected.to_json()["claims"] and extra["answer"]["claims"]
 
 
@@ -143,7 +147,7 @@ def test_streamed_answer_equals_the_checked_answer(url: str, expected: qa.Answer
     chunks = list(stream)
     assert chunks[0].choices[0].delta.role == "assistant"
     content = "".join(chunk.choices[0].delta.content or "" for chunk in chunks)
-    assert content == expected.text
+    assert content == message_content(expected) and content.startswith(f"{expected.short}\n\n")
     assert len(chunks) > 10  # word by word, not one lump
     last = chunks[-1]
     assert last.choices[0].finish_reason == "stop" and not last.choices[0].delta.content
@@ -188,7 +192,7 @@ def test_earlier_messages_are_the_history(url: str, engine: Engine) -> None:
     assert meta["question"] == follow_up and meta["standalone_question"] != follow_up
     assert "banks" in meta["standalone_question"]
     direct = engine.answer(follow_up, [{"role": "user", "content": QUESTION}, messages[2]])
-    assert completion.choices[0].message.content == direct.text and completion.model_extra["citations"]
+    assert completion.choices[0].message.content == message_content(direct) and completion.model_extra["citations"]
     alone = client(url).chat.completions.create(model="qa", messages=[{"role": "user", "content": follow_up}])
     assert alone.model_extra["answer"]["standalone_question"] == follow_up
 
@@ -196,10 +200,10 @@ def test_earlier_messages_are_the_history(url: str, engine: Engine) -> None:
 def test_chat_openai(url: str, expected: qa.Answer) -> None:
     llm = ChatOpenAI(base_url=url + "/v1", api_key="unused", model="qa", max_retries=0)
     reply = llm.invoke(QUESTION)
-    assert isinstance(reply, AIMessage) and reply.content == expected.text
+    assert isinstance(reply, AIMessage) and reply.content == message_content(expected)
     assert re.findall(r"\[(\d+)\]", reply.content)  # the markers reach the LangChain user
     streamed = "".join(str(chunk.content) for chunk in llm.stream(QUESTION))
-    assert streamed == expected.text
+    assert streamed == message_content(expected)
     conversation = [
         SystemMessage("You are helpful."),
         HumanMessage(QUESTION),

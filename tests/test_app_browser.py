@@ -228,6 +228,7 @@ def test_cited_answer_streams_with_sources_panel(app: RunningApp, page: Page) ->
     last = ask(page, BANKS)
 
     expect(last).to_contain_text("ICBC")
+    expect(last.locator(".short-answer strong")).to_contain_text("ICBC")  # the answer first, in bold
     first_marker = last.locator("a.cite", has_text="[1]").first
     expect(first_marker).to_have_attribute("href", "#src-1-1")
     states = page.evaluate("() => window.__botStates")

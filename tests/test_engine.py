@@ -17,7 +17,7 @@ from qa.text.sentences import sentences
 from qa.types import Answer
 
 from .conftest import SEED_FILE, seed_index_in
-from .doubles import HashEmbeddings, ScriptedBackend
+from .doubles import HASH_THRESHOLDS, HashEmbeddings, ScriptedBackend
 
 ABSTAINED = next(sentence for sentence in sentences(SEED_FILE.read_text(encoding="utf-8")) if "abstained" in sentence)
 QUESTION = "Which countries abstained at the UN Security Council?"
@@ -29,7 +29,8 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, hash_embeddings: HashEm
 
 
 def scripted(seed_index: Path, embeddings: HashEmbeddings, backend: ScriptedBackend) -> Engine:
-    return Engine(load_settings(index_dir=seed_index), embeddings=embeddings, backends={"scripted": backend})
+    settings = load_settings(index_dir=seed_index, **HASH_THRESHOLDS)
+    return Engine(settings, embeddings=embeddings, backends={"scripted": backend})
 
 
 def run(engine: Engine, question: str, **options: object) -> tuple[list[str], Answer]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.evaluate import Scores, contains_answer, normalise
+from qa.scores import Scores, contains_answer, normalise
 
 from .conftest import run_cli
 from .doubles import HashEmbeddings
@@ -62,6 +62,9 @@ KEYS = (
     "answer_containment",
     "context_containment",
     "not_found_rate",
+    "short_containment",
+    "answer_words_p50",
+    "answer_words_p90",
     "ingest_s",
     "documents",
     "chunks",
@@ -93,6 +96,7 @@ def test_evaluate_json_with_baseline(tmp_path: Path) -> None:
     assert ours["hits@1"] == 1.0 and ours["mrr@10"] == 1.0
     assert ours["answer_containment"] == 0.75  # the three answerable questions
     assert ours["not_found_rate"] == 0.25  # the ethanol question is not in these documents
+    assert ours["short_containment"] > 0 and 0 < ours["answer_words_p50"] <= ours["answer_words_p90"]
     assert data["baseline"]["documents"] == 4 and data["baseline"]["not_found_rate"] == 0.0
     assert data["settings"]["backend"] == "extractive" and data["settings"]["machine"]["cores"]
 
@@ -102,8 +106,10 @@ def test_containment_follows_the_eval_readme() -> None:
     assert contains_answer("It was “Squid Game” [1].", ["“Squid Game”"])
     assert not contains_answer("Passage [12] says nothing.", ["12"])  # markers are not answers
     scores = Scores()
-    scores.add({"answers": ["x"], "gold_doc_ids": ["a"]}, ["b", "a"], "x", "x", False, 10.0)
+    scores.add({"answers": ["x"], "gold_doc_ids": ["a"]}, ["b", "a"], "x", "x is it [1].", False, 10.0, "x")
     scores.add({"answers": ["y"], "gold_doc_ids": []}, ["b"], "", "I could not find this.", True, 30.0)
     metrics = scores.metrics()
     assert (metrics["hits@1"], metrics["hits@4"], metrics["mrr@10"]) == (0.0, 1.0, 0.5)
     assert (metrics["answer_containment"], metrics["not_found_rate"]) == (0.5, 0.5)
+    # the short answer's containment over all questions; words of found answers, markers left out
+    assert (metrics["short_containment"], metrics["answer_words_p50"], metrics["answer_words_p90"]) == (0.5, 3, 3)

@@ -70,3 +70,12 @@ def test_not_found_and_fallback_messages() -> None:
 
 def test_escape_markdown_keeps_plain_text_readable() -> None:
     assert escape_markdown("a*b_c [1] <x>") == "a\\*b\\_c \\[1\\] &lt;x&gt;"
+
+
+def test_the_short_answer_leads_in_bold_and_escaped() -> None:
+    answer = cited_answer()
+    answer.short = "ICBC & <b>Bank</b> of China"
+    text = answer_markdown(answer, answer_no=1)
+    assert text.index("<strong>ICBC") < text.index('<a class="cite"')  # above the evidence
+    assert "<b>Bank</b>" not in text and "&lt;b&gt;Bank" in text
+    assert "short-answer" not in answer_markdown(cited_answer(), answer_no=1)

@@ -23,10 +23,10 @@ def anchor(answer_no: int, n: int) -> str:
 
 
 def answer_markdown(answer: Answer, answer_no: int) -> str:
-    """The chat message: the answer with clickable [n] markers (they jump to the source in the
-    panel), each sentence the check did not pass marked where it stands (unsupported in amber,
-    contradicted in red with the passage's own words beside it), notes on fallback, then a
-    compact list of the sources."""
+    """The chat message: the short answer in bold, then the answer with clickable [n] markers
+    (they jump to the source in the panel), each sentence the check did not pass marked where
+    it stands (unsupported in amber, contradicted in red with the passage's own words beside
+    it), notes on fallback, then a compact list of the sources."""
     if answer.not_found:
         return f"**{escape_markdown(answer.text)}**"
     lines = []
@@ -34,6 +34,8 @@ def answer_markdown(answer: Answer, answer_no: int) -> str:
         lines.append(
             f"> ⚠️ {escape_markdown(answer.error or 'The answer backend failed')}. Showing the extractive answer.\n"
         )
+    if answer.short:
+        lines.append(f'<p class="short-answer"><strong>{escape_markdown(answer.short)}</strong></p>\n')
     lines.append(_marked_text(answer, answer_no))
     if answer.citations:
         lines.append("")

@@ -1,0 +1,215 @@
+"""The answer first: the shortest verbatim span of a sentence that answers a specific question.
+
+"Which two Chinese banks restricted financing?" asks for names, "How much ...?" for a number
+with its unit, "When ...?" for a date. `asked_kind` reads that from the part of the question that
+ends in "?" (quiz questions open with context); `answer_spans` finds the spans of that kind in a
+sentence that the question does not already say. The span is the sentence's own characters, so
+the short answer is as checked as the sentence it comes from.
+
+Questions that ask for a judgement ("true or false", "all of these except") or a description
+("what did ... do?") have no span: `short` is None for them. Measured on rtqa-dev in
+benchmarks/README.md ("Answers first").
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+Kind = Literal["name", "number", "date"]
+
+# A model's first line longer than this is not a short answer.
+SHORT_WORDS = 12
+
+_MONTH = (
+    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+    r"Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
+_WEEKDAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
+_DATE = re.compile(
+    rf"\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b"
+    rf"|\b\d{{1,2}}\s+{_MONTH}(?:\s+\d{{4}})?\b"
+    rf"|\b{_MONTH}\s+\d{{4}}\b"
+    rf"|\b{_WEEKDAY}\b"
+    r"|\b(?:1[5-9]|20)\d\d\b"
+)
+_NUMBER_WORD = (
+    r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozen|twenty|thirty|forty|fifty|hundred|half)"
+)
+_SCALE = r"(?:\s?(?:%|percent|per cent|million|billion|trillion|thousand|hundred|bn)\b|%)?"
+_NUMBER = re.compile(
+    rf"(?:[$£€¥]\s?)?\d[\d,]*(?:\.\d+)?{_SCALE}"
+    rf"|\b{_NUMBER_WORD}(?:[- ]{_NUMBER_WORD})*(?:\s(?:million|billion|thousand|hundred|percent))?\b",
+    re.IGNORECASE,
+)
+# The unit after a number ("12,000 tonnes", "4 million euros"): one lower-case word that is not
+# a function word or a verb form.
+_UNIT = re.compile(r"\s([a-z]{3,})\b")
+_NOT_UNITS = frozenset(
+    "the and but for from with than that this which who was were are has have had per into over under about "
+    "after before since until while more less also not its their his her our a an of to in on at by as or".split()
+)
+_CAPITALISED = r"[A-ZÀ-Ý][\w'’.\-]*"
+_NAME = re.compile(rf"{_CAPITALISED}(?:\s+(?:(?:of|the|de|del|la|los|las|von|van|and|&|for)\s+)*{_CAPITALISED})*")
+# Capitalised words that are not names by themselves (sentence openers, pronouns, bylines).
+_NOT_NAMES = frozenset(
+    "the a an he she it they we i you in on at but and or this that these those his her their its our my as if "
+    "when while after before for with by from to of there here what which who mr mrs ms dr so yet also according "
+    "however meanwhile now then still since some many most more one all no not last next new first cnn reuters "
+    "ap getty images afp two three four five six seven eight nine ten".split()
+)
+
+_ASKS_JUDGEMENT = re.compile(
+    r"\b(true or false|except|all of these|which of these|which of the following)\b", re.IGNORECASE
+)
+_ASKS_DATE = re.compile(r"\b(when|what (year|day|month|date)|which (year|day|month|date))\b", re.IGNORECASE)
+_ASKS_NUMBER = re.compile(
+    r"\b(how (many|much|long|old|far|often|large|big|high|tall|fast)"
+    r"|what (percent|percentage|share|number|amount|age|proportion)"
+    r"|what is the (number|percentage|share|amount|cost|price))\b",
+    re.IGNORECASE,
+)
+_ASKS_NAME = re.compile(
+    r"\b(who|whom|whose|which|where|name)\b"
+    r"|\bwhat (\w+ )?(company|country|city|state|team|name|brand|show|movie|film|animal|product|app|title|group|"
+    r"organi[sz]ation|party|agency|place|nation|island|river|band|song|album|book|sport|league|airline|network|"
+    r"platform|website|university|school|event|award|word|is it called|is the name)\b",
+    re.IGNORECASE,
+)
+_QUESTION_PART = re.compile(r"[^.!?]*\?")
+_WORDS = re.compile(r"\w+")
+
+
+def _plain(text: str) -> str:
+    return " " + " ".join(_WORDS.findall(text.lower())) + " "
+
+
+def asked_kind(question: str) -> Kind | None:
+    """What a question asks for, or None when no single span can answer it."""
+    if _ASKS_JUDGEMENT.search(question):
+        return None
+    asked = _QUESTION_PART.findall(question)
+    part = asked[-1] if asked else question
+    if _ASKS_DATE.search(part):
+        return "date"
+    if _ASKS_NUMBER.search(part):
+        return "number"
+    if _ASKS_NAME.search(part):
+        return "name"
+    return None
+
+
+@dataclass(frozen=True)
+class Span:
+    """sentence[start:end] == text."""
+
+    start: int
+    end: int
+    text: str
+
+
+_LIST_GLUE = re.compile(r"^(?:,\s*|,?\s+(?:and|or)\s+)(?:the\s+)?$")
+
+
+def _joined(sentence: str, spans: list[Span]) -> list[Span]:
+    """Names listed together ("China, India and the UAE") as one span: a list answers "which
+    countries"."""
+    out: list[Span] = []
+    for span in spans:
+        if out and _LIST_GLUE.match(sentence[out[-1].end : span.start]):
+            out[-1] = Span(out[-1].start, span.end, sentence[out[-1].start : span.end])
+        else:
+            out.append(span)
+    return out
+
+
+def _name_spans(sentence: str) -> list[Span]:
+    found = []
+    for match in _NAME.finditer(sentence):
+        words = match.group(0).split()
+        while words and words[0].lower().strip(".,") in _NOT_NAMES:
+            words = words[1:]
+        while words and words[-1].lower().strip(".,") in _NOT_NAMES:
+            words = words[:-1]
+        if not words:
+            continue
+        text = " ".join(words).rstrip(".,’'")
+        start = sentence.find(text, match.start())
+        if text and start >= 0:
+            found.append(Span(start, start + len(text), text))
+    return _joined(sentence, found)
+
+
+def _pattern_spans(sentence: str, patterns: tuple[re.Pattern[str], ...]) -> list[Span]:
+    found = []
+    for pattern in patterns:
+        for match in pattern.finditer(sentence):
+            text = match.group(0).strip()
+            if text:
+                start = sentence.find(text, match.start())
+                found.append(Span(start, start + len(text), text))
+    return sorted(found, key=lambda span: span.start)
+
+
+def _with_unit(sentence: str, span: Span) -> Span:
+    match = _UNIT.match(sentence, span.end)
+    if match is None or span.text.endswith("%") or match.group(1) in _NOT_UNITS:
+        return span
+    word = match.group(1)
+    if word.endswith(("ed", "ing", "ly")):
+        return span
+    return Span(span.start, match.end(), sentence[span.start : match.end()])
+
+
+def answer_spans(question: str, sentence: str, kind: Kind | None = None) -> list[Span]:
+    """Spans of `sentence` of the kind the question asks for that the question does not already
+    contain, in reading order."""
+    kind = kind or asked_kind(question)
+    if kind is None:
+        return []
+    if kind == "name":
+        spans = _name_spans(sentence)
+    elif kind == "date":
+        spans = _pattern_spans(sentence, (_DATE, _NUMBER))
+    else:
+        spans = [_with_unit(sentence, span) for span in _pattern_spans(sentence, (_NUMBER,))]
+    said = _plain(question)
+    return [span for span in spans if _plain(span.text).strip() and _plain(span.text) not in said]
+
+
+def _stems(text: str) -> set[str]:
+    return {word[:-1] if word.endswith("s") and len(word) > 3 else word for word in _WORDS.findall(text.lower())}
+
+
+_ASKED_NOUN = re.compile(r"\b(?:which|what|whose)\s+((?:[\w-]+\s+){0,2}[\w-]+)", re.IGNORECASE)
+
+
+def _wanted(question: str) -> set[str]:
+    """The words of what is asked for: "which two Chinese banks" -> two, chinese, bank."""
+    asked = _QUESTION_PART.findall(question)
+    match = _ASKED_NOUN.search(asked[-1] if asked else question)
+    return _stems(match.group(1)) - _NOT_NAMES if match else set()
+
+
+def short_answer(question: str, sentence: str) -> Span | None:
+    """The span of `sentence` that answers `question`: one that names what was asked ("which
+    banks" -> "Bank of China", "which park" -> "Yosemite National Park"), else the first (the
+    sentence leads with its answer more often than not on rtqa-dev)."""
+    spans = answer_spans(question, sentence)
+    if not spans:
+        return None
+    wanted = _wanted(question)
+    return next((span for span in spans if _stems(span.text) & wanted), spans[0])
+
+
+def answering_sentence(question: str, sentences: Sequence[str]) -> tuple[int, Span] | None:
+    """Which of the answer's sentences (best first) the short answer comes from, and its span: the
+    first whose span names what was asked, else the first with a span at all."""
+    found = [(index, short_answer(question, sentence)) for index, sentence in enumerate(sentences)]
+    spans = [(index, span) for index, span in found if span is not None]
+    if not spans:
+        return None
+    wanted = _wanted(question)
+    return next(((index, span) for index, span in spans if _stems(span.text) & wanted), spans[0])

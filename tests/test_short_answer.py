@@ -1,0 +1,73 @@
+"""The short answer: the span of the asked kind, verbatim, that the question does not already say."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.answering.short_answer import answer_spans, answering_sentence, asked_kind, short_answer
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("Which two Chinese banks restricted financing?", "name"),
+        ("Kim Kardashian damaged a dress. Who was the designer of the garment?", "name"),
+        ("How much have gas prices increased in the US over the past year?", "number"),
+        ("What percentage of UK adults are behind on a bill?", "number"),
+        ("When did the launch happen?", "date"),
+        ("In what year was Lemonade released?", "date"),
+        ("True or false: the FTC fined a Utah company?", None),
+        ("She appeared in all these films except:", None),
+        ("Academics criticised the film for allegedly doing what?", None),
+    ],
+)
+def test_what_a_question_asks_for(question: str, kind: str | None) -> None:
+    assert asked_kind(question) == kind
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "short"),
+    [
+        (
+            "Which two Chinese banks restricted financing?",
+            "At least two of China's largest state-owned banks - ICBC and Bank of China - are restricting it.",
+            "ICBC and Bank of China",
+        ),
+        (
+            "Which countries abstained at the UN Security Council?",
+            "Last night, China, India and the UAE abstained from voting on a UN Security Council resolution.",
+            "China, India and the UAE",
+        ),
+        ("How many tonnes of apples do growers expect?", "Growers expect 12,000 tonnes this year.", "12,000 tonnes"),
+        ("How much did the repairs cost?", "The repairs cost 4 million euros in all.", "4 million euros"),
+        ("How much have gas prices risen?", "Prices are up 60% from a year ago.", "60%"),
+        ("When did the probe launch?", "It lifted off on June 27, 2022 from Arnhem.", "June 27, 2022"),
+        (
+            "Which national park flooded?",
+            "Visitors left Yellowstone National Park on Monday.",
+            "Yellowstone National Park",
+        ),
+    ],
+)
+def test_the_short_answer_is_the_sentences_own_span(question: str, sentence: str, short: str) -> None:
+    span = short_answer(question, sentence)
+    assert span is not None and span.text == short
+    assert sentence[span.start : span.end] == short
+
+
+def test_what_the_question_already_says_is_no_answer() -> None:
+    question = "Did Boris Johnson meet Vladimir Putin?"
+    assert answer_spans("Who did Boris Johnson meet?", "Boris Johnson met Vladimir Putin.")[0].text == "Vladimir Putin"
+    assert short_answer("Who met Boris Johnson in 2022?", "Boris Johnson was in Paris in 2022.") is not None
+    assert answer_spans(question, "Boris Johnson met Vladimir Putin.", "name") == []
+    assert short_answer("How many moons does Neptune have?", "Neptune is far away.") is None
+
+
+def test_the_answer_comes_from_the_sentence_that_names_what_was_asked() -> None:
+    sentences = [
+        "The bank was one of two Chinese state-backed banks to limit finance for raw materials from Russia.",
+        "At least two of China's largest state-owned banks - ICBC and Bank of China - are restricting it.",
+    ]
+    found = answering_sentence("Which two Chinese banks restricted financing?", sentences)
+    assert found is not None and found[0] == 1 and found[1].text == "ICBC and Bank of China"
+    assert answering_sentence("True or false: banks restricted financing?", sentences) is None
