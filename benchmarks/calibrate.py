@@ -4,7 +4,7 @@
 
 Builds (once) a dated index of the corpus under benchmarks/work/eval-<corpus>/ the way
 qa.evaluate does, then prints, for the rtqa questions (which the corpus should answer) and for
-benchmarks/offtopic_questions.txt (which it cannot), the relevance the not-found rule thresholds,
+benchmarks/offtopic_questions.txt (which it cannot), the best passage's cosine the not-found rule thresholds,
 on this corpus and on seeds/; then sweeps the extractive answer's weights.
 """
 
@@ -78,13 +78,17 @@ def main() -> None:
         ("off-topic on seeds", seed_engine, [(q, None) for q in offtopic()]),
         ("rtqa on seeds", seed_engine, [(q["query"], None) for q in queries]),
     ):
-        scores = [eng.relevance(eng.retriever.search(q, as_of=d)).score for q, d in questions]
-        rows[name] = scores
-        print(f"{name:28s} n={len(scores):4d}  min/p5/p10/p25/p50/p75/p90/p95/max: {percentiles(scores)}")
-    for threshold in (0.2, 0.25, 0.28, 0.3, 0.32, 0.35, 0.4):
+        found = [eng.relevance(eng.retriever.search(q, as_of=d)) for q, d in questions]
+        rows[name] = found
+        cosines = [relevance.cosine for relevance in found]
+        print(f"{name:28s} n={len(found):4d}  cosine min/p5/p10/p25/p50/p75/p90/p95/max: {percentiles(cosines)}")
+    coverage = engine.settings.min_coverage
+    for threshold in (0.3, 0.32, 0.34, 0.36, 0.38, 0.4):
         print(
-            f"threshold {threshold:.2f}: not-found "
-            + ", ".join(f"{name} {sum(s < threshold for s in v) / len(v):.3f}" for name, v in rows.items())
+            f"min_relevance {threshold:.2f}, min_coverage {coverage}: not-found "
+            + ", ".join(
+                f"{name} {sum(not r.found(threshold, coverage) for r in v) / len(v):.3f}" for name, v in rows.items()
+            )
         )
 
 
