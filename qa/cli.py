@@ -129,7 +129,9 @@ def _search_cmd(args: argparse.Namespace) -> int:
         print(json.dumps([passage.__dict__ for passage in passages]))
     else:
         for rank, passage in enumerate(passages, 1):
-            where = passage.source + (f" p.{passage.page}" if passage.page else "")
+            where = passage.source + (
+                f", {passage.location}" if passage.location else f" p.{passage.page}" if passage.page else ""
+            )
             print(f"[{rank}] {where} ({passage.score:.3f})\n    {passage.text[:300]!s}\n")
     return 0
 
@@ -178,7 +180,9 @@ def print_answer(answer: Any, streamed: str) -> None:
     if answer.citations:
         print("\nSources:")
     for citation in answer.citations:
-        where = citation.source + (f", p. {citation.page}" if citation.page else "")
+        where = citation.source + (
+            f", {citation.location}" if citation.location else f", p. {citation.page}" if citation.page else ""
+        )
         title = f" - {citation.title}" if citation.title else ""
         print(f"[{citation.n}] {where}{title} (score {citation.score:.2f})\n    \u201c{citation.quote}\u201d")
 

@@ -25,8 +25,8 @@ from .types import Answer, Message, Passage
 
 
 def passage_document(passage: Passage) -> Document:
-    """A retrieved passage as a LangChain Document (metadata: source, title, page, chunk_id,
-    score, date, start, end)."""
+    """A retrieved passage as a LangChain Document (metadata: source, title, page, location,
+    chunk_id, score, date, start, end)."""
     return Document(
         id=passage.chunk_id,
         page_content=passage.text,
@@ -34,6 +34,7 @@ def passage_document(passage: Passage) -> Document:
             "source": passage.source,
             "title": passage.title,
             "page": passage.page,
+            "location": passage.location,
             "chunk_id": passage.chunk_id,
             "score": passage.score,
             "date": passage.date,

@@ -130,6 +130,8 @@ class Passage:
     end: int
     score: float
     date: str | None = None  # ISO date the document was last modified, when known
+    # where in the file: "slide 3", "sheet Budget, rows 12-30", "chapter 2", a mail's subject
+    location: str | None = None
 
 
 # One turn of a conversation, as Gradio and the OpenAI API spell it: {"role": "user" | "assistant", "content": str}.
@@ -152,6 +154,7 @@ class Citation:
     score: float
     passage: str = ""
     date: str | None = None
+    location: str | None = None  # where in the file (see Passage.location)
 
 
 @dataclass(frozen=True)

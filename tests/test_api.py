@@ -39,7 +39,20 @@ from .llm_server import LLMServer
 QUESTION = "Which two Chinese banks restricted financing?"
 OFF_TOPIC = "What is the tallest mountain on Venus?"
 KEY = "test-key-7f3a"
-CITATION_FIELDS = {"n", "source", "title", "page", "chunk_id", "quote", "start", "end", "score", "passage", "date"}
+CITATION_FIELDS = {
+    "n",
+    "source",
+    "title",
+    "page",
+    "chunk_id",
+    "quote",
+    "start",
+    "end",
+    "score",
+    "passage",
+    "date",
+    "location",
+}
 
 
 @contextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from qa.ingestion.chunking import Chunker
+from qa.ingestion.extracted import Section
 from qa.text.tokens import get_encoding
 
 from .conftest import SEED_FILE
@@ -43,7 +44,7 @@ def test_pages_follow_offsets() -> None:
     pages = ["alpha " * 300, "beta " * 300, "gamma " * 300]
     text = "\n\n".join(pages)
     starts = [0, len(pages[0]) + 2, len(pages[0]) + len(pages[1]) + 4]
-    chunks = Chunker(80, 0).split(text, starts)
+    chunks = Chunker(80, 0).split(text, [Section(start, page=number) for number, start in enumerate(starts, 1)])
     for chunk in chunks:
         word = chunk.text.split()[0]
         assert chunk.page == {"alpha": 1, "beta": 2, "gamma": 3}[word]

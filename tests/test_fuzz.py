@@ -6,6 +6,7 @@ in a child process, reports each bad one and keeps the good ones, under a memory
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -23,7 +24,7 @@ from hypothesis import strategies as st
 
 from qa.errors import IngestError
 from qa.ingestion.chunking import Chunker
-from qa.ingestion.loaders import load_bytes
+from qa.ingestion.loaders import READERS, load_bytes
 from qa.text.tokens import get_encoding
 
 from .conftest import ROOT, make_pdf, write_articles
@@ -38,7 +39,7 @@ def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
     return hash_embeddings
 
 
-EXTENSIONS = [".txt", ".md", ".html", ".htm", ".pdf", ".docx"]
+EXTENSIONS = sorted(READERS)  # every format the ingest reads
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -84,14 +85,26 @@ def test_mixed_encodings_and_control_characters(parts: list[tuple[str, str]], ex
     load_or_reason(data, "mixed" + extension)
 
 
-@FUZZ
-@given(data=st.binary(min_size=1, max_size=2048), cut=st.integers(min_value=0, max_value=4000))
-def test_damaged_pdf_and_docx(data: bytes, cut: int) -> None:
-    """Real files with random bytes spliced in or truncated at a random point."""
-    for name, good in (
+@functools.cache
+def good_files() -> tuple[tuple[str, bytes], ...]:
+    """One real file of each container format, written by its own library."""
+    from .test_formats import pptx_bytes, xlsx_bytes
+    from .test_mail_and_books import message
+
+    return (
         ("d.pdf", make_pdf(["Alpha page text", "Beta page text"])),
         ("d.docx", docx_bytes(["Hello", "World"])),
-    ):
+        ("d.pptx", pptx_bytes()),
+        ("d.xlsx", xlsx_bytes()),
+        ("d.eml", message().as_bytes()),
+    )
+
+
+@FUZZ
+@given(data=st.binary(min_size=1, max_size=2048), cut=st.integers(min_value=0, max_value=4000))
+def test_damaged_files_of_every_container_format(data: bytes, cut: int) -> None:
+    """Real files with random bytes spliced in or truncated at a random point."""
+    for name, good in good_files():
         at = cut % len(good)
         load_or_reason(good[:at] + data + good[at + len(data) :], name)
         load_or_reason(good[:at], name)

@@ -3,11 +3,14 @@ each chunk's character offsets in the extracted text (the app highlights quotes 
 
 from __future__ import annotations
 
+import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
 
 from ..text.tokens import get_encoding
+from .extracted import Section
 
 # Coarse to fine: paragraphs, lines, sentence ends, clauses, words, characters.
 SEPARATORS = ["\n\n", "\n", ". ", "? ", "! ", "; ", ", ", " ", ""]
@@ -19,6 +22,7 @@ class Chunk:
     start: int
     end: int
     page: int | None
+    location: str | None = None
 
 
 class Chunker:
@@ -37,20 +41,19 @@ class Chunker:
             strip_whitespace=True,
         )
 
-    def split(self, text: str, page_starts: list[int] | None = None) -> list[Chunk]:
-        """Chunks of `text`; `page_starts[i]` is the offset where page i+1 begins, if known.
-
-        Pages are chunked separately so that no chunk (and so no citation) straddles two pages.
-        """
-        if not page_starts:
-            return self._split_span(text, 0, len(text), None)
-        bounds = [*page_starts, len(text)]
+    def split(self, text: str, sections: Sequence[Section] | None = None) -> list[Chunk]:
+        """Chunks of `text`, each section (page, slide, sheet, ...) chunked on its own so that no
+        chunk (and so no citation) straddles two; a chunk of table rows says which rows it holds."""
+        if not sections:
+            return self._split_span(text, Section(0), len(text))
+        ends = [section.start for section in sections[1:]] + [len(text)]
         chunks: list[Chunk] = []
-        for number, (start, end) in enumerate(zip(bounds, bounds[1:], strict=False), 1):
-            chunks.extend(self._split_span(text, start, end, number))
+        for section, end in zip(sections, ends, strict=True):
+            chunks.extend(self._split_span(text, section, end))
         return chunks
 
-    def _split_span(self, text: str, start: int, end: int, page: int | None) -> list[Chunk]:
+    def _split_span(self, text: str, section: Section, end: int) -> list[Chunk]:
+        start = section.start
         span = text[start:end]
         chunks: list[Chunk] = []
         cursor = 0
@@ -60,5 +63,19 @@ class Chunker:
                 at = span.find(piece)
             # the next chunk may overlap this one, so it starts after this chunk's start
             cursor = at + 1
-            chunks.append(Chunk(text=piece, start=start + at, end=start + at + len(piece), page=page))
+            begin, finish = start + at, start + at + len(piece)
+            chunks.append(Chunk(piece, begin, finish, section.page, location(section, begin, finish)))
         return chunks
+
+
+def location(section: Section, start: int, end: int) -> str | None:
+    """Where a chunk is: its section's location, with the rows it holds when the section is a
+    table ("sheet Budget, rows 12-30")."""
+    if not section.rows:
+        return section.location
+    offsets = [offset for offset, _ in section.rows]
+    first = max(bisect.bisect_right(offsets, start) - 1, 0)
+    last = max(bisect.bisect_left(offsets, end) - 1, first)
+    low, high = section.rows[first][1], section.rows[last][1]
+    rows = f"row {low}" if low == high else f"rows {low}-{high}"
+    return f"{section.location}, {rows}" if section.location else rows

@@ -68,8 +68,8 @@ def chunk_documents(
     found: FoundFile, data: bytes, st: os.stat_result, chunker: Chunker, model: str
 ) -> tuple[list[Document], list[str]]:
     loaded = load_bytes(data, found.path)
-    modified = datetime.fromtimestamp(st.st_mtime, UTC)
-    chunks = chunker.split(loaded.text, loaded.page_starts)
+    modified = loaded.date or datetime.fromtimestamp(st.st_mtime, UTC)
+    chunks = chunker.split(loaded.text, loaded.sections)
     if not chunks:
         raise IngestError(found.source, "no text in file")
     documents = []
@@ -88,6 +88,8 @@ def chunk_documents(
         }
         if chunk.page is not None:
             metadata["page"] = chunk.page
+        if chunk.location is not None:
+            metadata["location"] = chunk.location
         documents.append(Document(page_content=chunk.text, metadata=metadata))
     return documents, loaded.warnings
 

@@ -66,6 +66,7 @@ def stored_passage(key: str, text: str | None, meta: Any, score: float) -> Passa
         end=int(meta.get("end", 0)),
         score=score,
         date=str(meta["modified"]) if "modified" in meta else None,
+        location=str(meta["location"]) if meta.get("location") else None,
     )
 
 

@@ -91,7 +91,9 @@ def _where(citation: Citation) -> str:
     parts = [citation.source]
     if citation.title:
         parts.append(citation.title)
-    if citation.page:
+    if citation.location:  # "slide 3", "sheet Budget, rows 12-30": says more than the page
+        parts.append(citation.location)
+    elif citation.page:
         parts.append(f"page {citation.page}")
     if citation.date:
         parts.append(citation.date)

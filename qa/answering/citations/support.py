@@ -337,6 +337,7 @@ class CitationChecker:
                     score=round(passage.score, 4),
                     passage=passage.text,
                     date=passage.date,
+                    location=passage.location,
                 )
             )
         unsupported = [check.text for check in checks if check.verdict != "supported"]

@@ -1,0 +1,1 @@
+"""One module per family of file formats; each reader turns a file's bytes into a LoadedText."""
