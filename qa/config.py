@@ -99,6 +99,13 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(40, ge=0, description="Tokens shared by neighbouring chunks.")
 
     max_file_mb: float = Field(50.0, gt=0, description="Larger files are skipped.")
+    ocr: Literal["on", "off"] = Field(
+        "on",
+        description="Read scans (PDF pages without text, images) with tesseract where it is installed; "
+        "off skips them with a reason.",
+    )
+    ocr_timeout_s: float = Field(60.0, gt=0, description="Longest one page may take in OCR (then it is skipped).")
+    ocr_languages: str = Field("eng", description="tesseract languages, e.g. eng+deu (their packs must be installed).")
     outside_symlinks: bool = Field(
         True,
         description="Follow symlinks that lead outside the folder being ingested "

@@ -20,6 +20,7 @@ from ..errors import IngestError
 from ..store.records import FileRecord
 from .chunking import Chunker
 from .discovery import FoundFile
+from .extracted import ReadOptions
 from .loaders import load_bytes
 
 PREFETCH_FILES = 8  # files read and chunked ahead of the embedding loop
@@ -65,9 +66,14 @@ def chunk_key(document: Document) -> str:
 
 
 def chunk_documents(
-    found: FoundFile, data: bytes, st: os.stat_result, chunker: Chunker, model: str
+    found: FoundFile,
+    data: bytes,
+    st: os.stat_result,
+    chunker: Chunker,
+    model: str,
+    options: ReadOptions | None = None,
 ) -> tuple[list[Document], list[str]]:
-    loaded = load_bytes(data, found.path)
+    loaded = load_bytes(data, found.path, options)
     modified = loaded.date or datetime.fromtimestamp(st.st_mtime, UTC)
     chunks = chunker.split(loaded.text, loaded.sections)
     if not chunks:
@@ -108,7 +114,12 @@ class PreparedFile:
 
 
 def prepare_file(
-    found: FoundFile, known: FileRecord | None, chunker: Chunker, model: str, max_bytes: int
+    found: FoundFile,
+    known: FileRecord | None,
+    chunker: Chunker,
+    model: str,
+    max_bytes: int,
+    options: ReadOptions | None = None,
 ) -> PreparedFile:
     """Read, hash, parse and chunk one file. Touches no shared state, so it runs on the
     prefetch thread while the main thread embeds the previous batch."""
@@ -122,7 +133,7 @@ def prepare_file(
         record = FileRecord(str(found.path), str(found.root), found.source, st.st_size, st.st_mtime_ns, digest, 0)
         if known is not None and known.sha256 == digest:
             return PreparedFile(found, replace(record, chunks=known.chunks))
-        documents, warnings = chunk_documents(found, data, st, chunker, model)
+        documents, warnings = chunk_documents(found, data, st, chunker, model, options)
     except IngestError as exc:
         return PreparedFile(found, failure=exc.reason)
     except OSError as exc:

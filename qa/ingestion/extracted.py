@@ -28,6 +28,15 @@ ZIP_RATIO_LIMIT = 100
 
 
 @dataclass(frozen=True)
+class ReadOptions:
+    """What a reader may do beyond parsing: OCR for scans (tesseract), and how long a page may take."""
+
+    ocr: bool = True
+    ocr_timeout_s: float = 60.0
+    ocr_languages: str = "eng"
+
+
+@dataclass(frozen=True)
 class Section:
     """A part of the text chunked on its own, so that no chunk (and no citation) straddles two:
     it runs from `start` to the next section's start. `page` is the page or slide number,

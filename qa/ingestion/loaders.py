@@ -11,17 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import IngestError
-from .extracted import LoadedText
+from .extracted import LoadedText, ReadOptions
 from .formats.books import read_epub, read_odf, read_rtf
 from .formats.mail import read_eml, read_mbox
 from .formats.office import read_docx, read_pptx
 from .formats.pdf import read_pdf
 from .formats.plain import read_html, read_plain
+from .formats.scans import read_image
 from .formats.sheets import read_delimited, read_xlsx
 
 log = logging.getLogger(__name__)
 
-Reader = Callable[[bytes, str], LoadedText]
+Reader = Callable[[bytes, str, ReadOptions], LoadedText]
 
 READERS: dict[str, Reader] = {
     ".txt": read_plain,
@@ -43,6 +44,11 @@ READERS: dict[str, Reader] = {
     ".ods": read_odf,
     ".odp": read_odf,
     ".rtf": read_rtf,
+    ".png": read_image,
+    ".jpg": read_image,
+    ".jpeg": read_image,
+    ".tif": read_image,
+    ".tiff": read_image,
 }
 
 
@@ -50,7 +56,7 @@ def is_supported(path: Path) -> bool:
     return path.suffix.lower() in READERS
 
 
-def load_bytes(data: bytes, path: Path) -> LoadedText:
+def load_bytes(data: bytes, path: Path, options: ReadOptions | None = None) -> LoadedText:
     """Extract text from the bytes of `path` with the reader for its extension."""
     reader = READERS.get(path.suffix.lower())
     if reader is None:
@@ -58,7 +64,7 @@ def load_bytes(data: bytes, path: Path) -> LoadedText:
     if not data.strip():
         raise IngestError(str(path), "empty file")
     try:
-        loaded = reader(data, str(path))
+        loaded = reader(data, str(path), options or ReadOptions())
     except IngestError:
         raise
     except RecursionError as exc:

@@ -28,6 +28,7 @@ from ..types import IngestReport, Progress, Skipped
 from .chunking import Chunker
 from .discovery import FoundFile, discover
 from .documents import PreparedFile, chunk_key, prefetched, prepare_file
+from .extracted import ReadOptions
 
 log = logging.getLogger(__name__)
 
@@ -174,12 +175,13 @@ def ingest(
         run.files_total = len(found.files)
         with file_bar, run.chunk_bar:
             max_bytes = int(settings.max_file_mb * 1_000_000)
+            options = ReadOptions(settings.ocr == "on", settings.ocr_timeout_s, settings.ocr_languages)
 
             def known(item: FoundFile) -> FileRecord | None:
                 return None if writer.new_generation else run.records.get_file(str(item.path))
 
             def prepare(item: FoundFile, record: FileRecord | None) -> PreparedFile:
-                return prepare_file(item, record, run.chunker, writer.embeddings.name, max_bytes)
+                return prepare_file(item, record, run.chunker, writer.embeddings.name, max_bytes, options)
 
             for prepared in prefetched(found.files, known, prepare):
                 seen.add(str(prepared.found.path))

@@ -8,12 +8,12 @@ import io
 from typing import Any
 
 from ...errors import IngestError
-from ..extracted import LoadedText, SectionWriter, decode_text, first_line_title, guard_zip
+from ..extracted import LoadedText, ReadOptions, SectionWriter, decode_text, first_line_title, guard_zip
 from .plain import html_text
 from .tables import table_rows
 
 
-def read_epub(data: bytes, path: str) -> LoadedText:
+def read_epub(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     import ebooklib
     from bs4 import BeautifulSoup
     from ebooklib import epub
@@ -45,7 +45,7 @@ def _odf_text(element: Any) -> str:
     return " ".join(teletype.extractText(element).split())
 
 
-def read_odf(data: bytes, path: str) -> LoadedText:
+def read_odf(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     from odf import draw, opendocument, table, text
 
     guard_zip(data, path)
@@ -91,7 +91,7 @@ def read_odf(data: bytes, path: str) -> LoadedText:
     return LoadedText(writer.text(), title or first_line_title(writer.text()), writer.sections)
 
 
-def read_rtf(data: bytes, path: str) -> LoadedText:
+def read_rtf(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     from striprtf.striprtf import rtf_to_text
 
     raw, warnings = decode_text(data, path)

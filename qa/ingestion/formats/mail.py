@@ -14,7 +14,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from ...errors import IngestError
-from ..extracted import LoadedText, SectionWriter, first_line_title
+from ..extracted import LoadedText, ReadOptions, SectionWriter, first_line_title
 from .plain import html_text
 
 MAX_DEPTH = 5  # messages forwarded as attachments, nested at most this deep
@@ -22,18 +22,18 @@ MAX_MESSAGES = 20_000  # per mailbox, with a warning
 _MBOX_SEPARATOR = re.compile(rb"^From .*\r?\n", re.MULTILINE)
 
 
-def read_eml(data: bytes, path: str) -> LoadedText:
+def read_eml(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     message = email.message_from_bytes(data, policy=policy.default)
     if not isinstance(message, EmailMessage) or not (message.keys() or message.get_payload()):
         raise IngestError(path, "not a mail message")
     writer = SectionWriter()
     warnings: list[str] = []
-    date = _add_message(writer, message, path, warnings, depth=0)
+    date = _add_message(writer, message, path, warnings, options, depth=0)
     subject = _header(message, "subject")
     return LoadedText(writer.text(), subject or first_line_title(writer.text()), writer.sections, warnings, date)
 
 
-def read_mbox(data: bytes, path: str) -> LoadedText:
+def read_mbox(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     writer = SectionWriter()
     warnings: list[str] = []
     newest: datetime | None = None
@@ -46,7 +46,7 @@ def read_mbox(data: bytes, path: str) -> LoadedText:
     for raw in messages:
         raw = re.sub(rb"(?m)^>(>*From )", rb"\1", raw)  # mboxrd quoting
         message = email.message_from_bytes(raw, policy=policy.default)
-        date = _add_message(writer, message, path, warnings, depth=0)  # type: ignore[arg-type]
+        date = _add_message(writer, message, path, warnings, options, depth=0)  # type: ignore[arg-type]
         if date is not None and (newest is None or date > newest):
             newest = date
     return LoadedText(writer.text(), Path(path).stem, writer.sections, warnings, newest)
@@ -84,7 +84,7 @@ def _body(message: EmailMessage) -> str:
 
 
 def _add_message(
-    writer: SectionWriter, message: EmailMessage, path: str, warnings: list[str], depth: int
+    writer: SectionWriter, message: EmailMessage, path: str, warnings: list[str], options: ReadOptions, depth: int
 ) -> datetime | None:
     """The message as a section (its attachments as sections after it); its date."""
     subject = _header(message, "subject")
@@ -100,14 +100,14 @@ def _add_message(
                 continue
             inner = part.get_content()
             if isinstance(inner, EmailMessage):
-                _add_message(writer, inner, path, warnings, depth + 1)
+                _add_message(writer, inner, path, warnings, options, depth + 1)
             continue
-        _add_attachment(writer, part, filename, subject, warnings)
+        _add_attachment(writer, part, filename, subject, warnings, options)
     return _date(message)
 
 
 def _add_attachment(
-    writer: SectionWriter, part: EmailMessage, filename: str, subject: str, warnings: list[str]
+    writer: SectionWriter, part: EmailMessage, filename: str, subject: str, warnings: list[str], options: ReadOptions
 ) -> None:
     from ..loaders import READERS, load_bytes  # the registry imports this module
 
@@ -118,7 +118,7 @@ def _add_attachment(
     if not isinstance(payload, bytes):
         return
     try:
-        loaded = load_bytes(payload, Path(filename))
+        loaded = load_bytes(payload, Path(filename), options)
     except IngestError as exc:
         warnings.append(f"attachment {filename} skipped: {exc.reason}")
         return

@@ -8,11 +8,11 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from ..extracted import LoadedText, SectionWriter, first_line_title, guard_zip
+from ..extracted import LoadedText, ReadOptions, SectionWriter, first_line_title, guard_zip
 from .tables import table_rows
 
 
-def read_docx(data: bytes, path: str) -> LoadedText:
+def read_docx(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     import docx
     from docx.table import Table
 
@@ -56,7 +56,7 @@ def _shapes(shapes: Any) -> Iterator[Any]:
             yield shape
 
 
-def read_pptx(data: bytes, path: str) -> LoadedText:
+def read_pptx(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     from pptx import Presentation
 
     guard_zip(data, path)

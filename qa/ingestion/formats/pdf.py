@@ -6,14 +6,15 @@ import io
 from typing import Any
 
 from ...errors import IngestError
-from ..extracted import LoadedText, Section, first_line_title
+from ..extracted import LoadedText, ReadOptions, Section, first_line_title
+from .scans import ocr_pdf_pages, unavailable
 
 # Each PDF stream may inflate to at most this much (pypdf's own default is 75 MB, which still takes
 # minutes to parse).
 PDF_STREAM_LIMIT = 32_000_000
 
 
-def read_pdf(data: bytes, path: str) -> LoadedText:
+def read_pdf(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     from pypdf import PdfReader, apply_configuration
     from pypdf.errors import LimitReachedError
 
@@ -31,14 +32,14 @@ def read_pdf(data: bytes, path: str) -> LoadedText:
     }
     try:
         with apply_configuration(**limits):
-            return _extract(PdfReader(io.BytesIO(data)), path)
+            return _extract(PdfReader(io.BytesIO(data)), data, path, options)
     except LimitReachedError as exc:
         raise IngestError(
             path, f"PDF stream over {PDF_STREAM_LIMIT // 1_000_000} MB once inflated: refused as a decompression bomb"
         ) from exc
 
 
-def _extract(reader: Any, path: str) -> LoadedText:
+def _extract(reader: Any, data: bytes, path: str, options: ReadOptions) -> LoadedText:
     from pypdf import PasswordType
 
     # Many PDFs carry only an owner password (restricting printing, say): the empty user
@@ -46,6 +47,17 @@ def _extract(reader: Any, path: str) -> LoadedText:
     if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
         raise IngestError(path, "encrypted PDF (a password is needed)")
     pages = [page.extract_text() or "" for page in reader.pages]
+    warnings: list[str] = []
+    scanned = [index for index, page_text in enumerate(pages) if not page_text.strip()]
+    if scanned:  # pages without a text layer: scans, read by OCR where it can run
+        reason = unavailable(options)
+        if reason is None:
+            for index, page_text in ocr_pdf_pages(data, scanned, options, warnings).items():
+                pages[index] = page_text
+        elif len(scanned) == len(pages):
+            raise IngestError(path, f"PDF has no text layer (a scan?): {reason}")
+        else:
+            warnings.append(f"{len(scanned)} page(s) without a text layer not read: {reason}")
     meta_title = (reader.metadata.title if reader.metadata else None) or ""
     parts: list[str] = []
     page_starts: list[int] = []
@@ -56,6 +68,8 @@ def _extract(reader: Any, path: str) -> LoadedText:
         offset += len(page_text) + 2  # the "\n\n" joining pages
     text = "\n\n".join(parts)
     if not text.strip():
-        raise IngestError(path, "PDF has no extractable text (scanned images?)")
+        why = f": {warnings[0]}" if warnings else " (OCR found none either)"
+        raise IngestError(path, f"PDF has no extractable text{why}")
     sections = [Section(start, page=number) for number, start in enumerate(page_starts, 1)]
-    return LoadedText(text=text, title=str(meta_title).strip() or first_line_title(text), sections=sections)
+    title = str(meta_title).strip() or first_line_title(text)
+    return LoadedText(text=text, title=title, sections=sections, warnings=warnings)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import re
 
-from ..extracted import LoadedText, decode_text, first_line_title
+from ..extracted import LoadedText, ReadOptions, decode_text, first_line_title
 from .tables import table_rows
 
 
-def read_plain(data: bytes, path: str) -> LoadedText:
+def read_plain(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     text, warnings = decode_text(data, path)
     return LoadedText(text=text, title=first_line_title(text), warnings=warnings)
 
 
-def read_html(data: bytes, path: str) -> LoadedText:
+def read_html(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     markup, warnings = decode_text(data, path)
     title, text = _html(markup)
     return LoadedText(text=text, title=title or first_line_title(text), warnings=warnings)

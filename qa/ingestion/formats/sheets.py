@@ -8,13 +8,13 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 
-from ..extracted import LoadedText, SectionWriter, decode_text, guard_zip
+from ..extracted import LoadedText, ReadOptions, SectionWriter, decode_text, guard_zip
 from .tables import cell_text, table_rows
 
 MAX_CELLS = 1_000_000  # per file: a larger sheet is read this far, with a warning
 
 
-def read_xlsx(data: bytes, path: str) -> LoadedText:
+def read_xlsx(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     import openpyxl
 
     guard_zip(data, path)
@@ -58,7 +58,7 @@ def _capped(rows: Iterator[tuple[int, list[str]]], budget: int) -> tuple[list[tu
     return kept, budget, False
 
 
-def read_delimited(data: bytes, path: str) -> LoadedText:
+def read_delimited(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     """CSV or TSV: the delimiter sniffed from the first lines (tab for .tsv unless they say
     otherwise), the encoding detected like any text file, the first row as the header."""
     text, warnings = decode_text(data, path)
