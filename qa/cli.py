@@ -40,7 +40,8 @@ def setup_logging(quiet: bool, verbose: bool = False) -> None:
 def ingest_parser(prog: str = "ingest.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog,
-        description="Ingest documents (.txt .md .html .pdf .docx) into the index, incrementally.",
+        description="Ingest documents (text, HTML, PDF, Office, OpenDocument, mail, e-books, scans) into the index, "
+        "incrementally.",
     )
     parser.add_argument("paths", nargs="*", help="files or folders (default: those already indexed, else seeds/)")
     parser.add_argument("--index", dest="index_dir", help="index folder (QA_INDEX_DIR, default vectorstore/)")
@@ -55,6 +56,11 @@ def ingest_parser(prog: str = "ingest.py") -> argparse.ArgumentParser:
         "--confine-symlinks",
         action="store_true",
         help="do not follow symlinks that lead outside the folders given (QA_OUTSIDE_SYMLINKS=false)",
+    )
+    parser.add_argument(
+        "--watch",
+        action="store_true",
+        help="after ingesting, keep the index in step with the folders (re-ingest on every change; Ctrl-C stops)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log each batch written")
     parser.add_argument(
@@ -87,10 +93,36 @@ def run_ingest(args: argparse.Namespace) -> int:
         progress=show_progress,
         on_progress=emit if args.progress_json else None,
     )
+    print_report(report, args)
+    if args.watch:
+        return keep_in_sync(report.roots, settings, args)
+    return 0
+
+
+def print_report(report: Any, args: argparse.Namespace) -> None:
     if args.json:
-        print(json.dumps(report.to_json()))
+        print(json.dumps(report.to_json()), flush=True)
     elif not args.quiet:
-        print(report.summary())
+        print(report.summary(), flush=True)
+
+
+def keep_in_sync(roots: list[str], settings: Any, args: argparse.Namespace) -> int:
+    """`ingest.py --watch`: one report (or error line) per sync, until Ctrl-C."""
+    from .ingestion.watch import Sync, watch
+
+    def ready() -> None:
+        print(f"watching {', '.join(roots)} for changes (Ctrl-C stops)", file=sys.stderr, flush=True)
+
+    def synced(sync: Sync) -> None:
+        if sync.error is not None:
+            print(f"error: {sync.error} (still watching)", file=sys.stderr, flush=True)
+        else:
+            print_report(sync.report, args)
+
+    try:
+        watch(roots, settings, synced, ready=ready)
+    except KeyboardInterrupt:
+        print("stopped watching", file=sys.stderr, flush=True)
     return 0
 
 

@@ -54,6 +54,7 @@ class IngestReport:
     sentences_reused: int = 0
     embedding_dtype: str = ""
     embedding_backend: str = ""
+    roots: list[str] = field(default_factory=list)  # the files and folders this run brought in line
 
     @property
     def files_skipped(self) -> int:

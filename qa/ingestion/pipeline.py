@@ -163,6 +163,7 @@ def ingest(
         targets = [Path(p) for p in paths] if paths else [Path(r) for r in writer.known_roots] or [settings.docs_dir]
         found = discover(targets, confined=not settings.outside_symlinks)
         run = IngestRun(writer, settings, strict)
+        run.report.roots = [str(target) for target in targets]
         for skipped in found.skipped:
             run.skip(skipped.path, skipped.reason)
         if rebuild and writer.previous is not None:
