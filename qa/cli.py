@@ -108,6 +108,7 @@ def print_report(report: Any, args: argparse.Namespace) -> None:
 
 def keep_in_sync(roots: list[str], settings: Any, args: argparse.Namespace) -> int:
     """`ingest.py --watch`: one report (or error line) per sync, until Ctrl-C."""
+    from .ingestion.pipeline import ingest
     from .ingestion.watch import Sync, watch
 
     def ready() -> None:
@@ -120,7 +121,7 @@ def keep_in_sync(roots: list[str], settings: Any, args: argparse.Namespace) -> i
             print_report(sync.report, args)
 
     try:
-        watch(roots, settings, synced, ready=ready)
+        watch(roots, settings.index_dir, lambda: ingest(roots, settings), synced, ready=ready)
     except KeyboardInterrupt:
         print("stopped watching", file=sys.stderr, flush=True)
     return 0
@@ -290,6 +291,9 @@ def app_parser(prog: str = "app.py") -> argparse.ArgumentParser:
     parser.add_argument("--host", help="address to bind (QA_HOST, default 127.0.0.1; 0.0.0.0 exposes the app)")
     parser.add_argument("--port", type=int, help="port (QA_PORT, default 7860)")
     parser.add_argument("--backend", help="extractive (default), openai, ollama or local (QA_BACKEND)")
+    parser.add_argument(
+        "--watch", action="store_true", help="keep the index in step with the documents folder as files change"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.set_defaults(quiet=False)
     return parser
@@ -309,7 +313,7 @@ def run_app(args: argparse.Namespace) -> int:
         backend=args.backend,
         outside_symlinks=False,
     )
-    serve_app(settings, started=args.started)
+    serve_app(settings, started=args.started, watch=args.watch)
     return 0
 
 

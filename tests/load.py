@@ -61,8 +61,11 @@ class AppFailed(RuntimeError):
 
 
 @contextmanager
-def app_process(docs: Path, index: Path, log_path: Path, env: dict[str, str] | None = None) -> Iterator[AppProcess]:
-    """`python app.py` on 127.0.0.1 with a free port, no QA_* variables inherited; stopped on exit."""
+def app_process(
+    docs: Path, index: Path, log_path: Path, env: dict[str, str] | None = None, args: Sequence[str] = ()
+) -> Iterator[AppProcess]:
+    """`python app.py [args]` on 127.0.0.1 with a free port, no QA_* variables inherited; stopped
+    on exit."""
     port = free_port()
     url = f"http://127.0.0.1:{port}/"
     full_env = {key: value for key, value in os.environ.items() if not key.startswith("QA_")}
@@ -81,6 +84,7 @@ def app_process(docs: Path, index: Path, log_path: Path, env: dict[str, str] | N
         str(port),
         "--host",
         "127.0.0.1",
+        *args,
     ]
     with open(log_path, "w", encoding="utf-8") as log:
         started = time.monotonic()

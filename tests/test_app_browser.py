@@ -63,12 +63,12 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"needs Debi
 RunningApp = AppProcess
 
 
-def start_app(folder: Path, env: dict[str, str] | None = None) -> Iterator[RunningApp]:
+def start_app(folder: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()) -> Iterator[RunningApp]:
     docs = folder / "docs"
     docs.mkdir(parents=True)
     shutil.copy(SEED_FILE, docs / SEED_FILE.name)
     try:
-        with app_process(docs, folder / "index", folder / "app.log", env) as app:
+        with app_process(docs, folder / "index", folder / "app.log", env, args) as app:
             print(
                 f"\n{app.url}: page ready {app.ready_s:.1f} s after the process started"
                 f" (auth={'QA_AUTH' in (env or {})})"
@@ -632,3 +632,29 @@ def test_api_offers_only_ask(auth_app: RunningApp) -> None:
     client = Client(auth_app.url, auth=("bob", "builder"), verbose=False)
     endpoints = client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     assert set(endpoints) == {"/ask"}
+
+
+# --- the documents folder kept in sync (--watch) ----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def watching_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    """`python app.py --watch`; what is indexed does not depend on the model: the hash double."""
+    yield from start_app(tmp_path_factory.mktemp("watch-app"), hash_model_env(), ("--watch",))
+
+
+def test_watch_keeps_the_index_in_step_with_the_folder(watching_app: RunningApp, page: Page) -> None:
+    open_chat(page, watching_app.url)
+    status = page.locator("#status")
+    expect(status).to_contain_text("watching the documents folder")
+    (watching_app.docs / "harbour.txt").write_text(HARBOUR_TEXT, encoding="utf-8")
+    # the status line follows the sync (Playwright waits on the page, not on a clock)
+    expect(status).to_contain_text("1 added", timeout=JOB_TIMEOUT_MS)
+    expect(status).to_contain_text("2 documents")
+    answer = Client(watching_app.url, verbose=False).predict(
+        "Who is the new captain of the harbour ferry?", api_name="/ask"
+    )
+    assert "Ana Ruiz" in answer["text"] and answer["citations"][0]["source"] == "harbour.txt"
+    (watching_app.docs / "harbour.txt").unlink()
+    expect(status).to_contain_text("1 removed", timeout=JOB_TIMEOUT_MS)
+    expect(status).to_contain_text("1 document ")

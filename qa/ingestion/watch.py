@@ -1,7 +1,8 @@
 """Folders that stay in sync: after a first ingest, watch the folders (watchfiles) and run the
 same incremental ingest whenever files under them are added, changed or removed, debounced so a
-burst of saves is one run. Each run is an ordinary ingest (crash-safe, atomic to readers); a run
-that fails is reported and the watching goes on. Stops when `stop` is set (or on Ctrl-C)."""
+burst of saves is one run (`ingest.py --watch` runs it in-process, the app in its ingest child).
+Each run is an ordinary ingest (crash-safe, atomic to readers); a run that fails is reported and
+the watching goes on. Stops when `stop` is set (or on Ctrl-C)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,9 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..config import Settings
-from ..embeddings import Embedder
 from ..errors import QAError
 from ..types import IngestReport
 from .loaders import is_supported
-from .pipeline import ingest
 
 log = logging.getLogger(__name__)
 
@@ -51,23 +49,24 @@ def relevant(index_dir: Path) -> Callable[[object, str], bool]:
 
 def watch(
     roots: Sequence[str | Path],
-    settings: Settings,
+    index_dir: Path,
+    run: Callable[[], IngestReport],
     on_sync: Callable[[Sync], None],
     *,
     stop: threading.Event | None = None,
-    embeddings: Embedder | None = None,
     debounce_ms: int = DEBOUNCE_MS,
     ready: Callable[[], None] | None = None,
 ) -> None:
-    """Re-ingest `roots` after each burst of changes under them until `stop` is set. `ready` is
-    called once the watch is in place (a test waits on it before touching files)."""
+    """Call `run` (an incremental ingest of `roots`) after each burst of changes under them,
+    until `stop` is set. `ready` is called once the watch is in place (a test waits on it before
+    touching files)."""
     import watchfiles
 
     folders = [Path(root) for root in roots]
     watched = [folder if folder.is_dir() else folder.parent for folder in folders]
     changes = watchfiles.watch(
         *watched,
-        watch_filter=relevant(settings.index_dir),
+        watch_filter=relevant(index_dir),
         debounce=debounce_ms,
         stop_event=stop,
         yield_on_timeout=True,
@@ -83,7 +82,7 @@ def watch(
             continue
         log.info("%d change(s): syncing %s", len(batch), ", ".join(map(str, folders)))
         try:
-            report = ingest(folders, settings, embeddings=embeddings)
+            report = run()
         except QAError as exc:
             log.warning("sync failed: %s", exc)
             on_sync(Sync(None, exc))

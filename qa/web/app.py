@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import logging
+import threading
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ import gradio as gr
 from ..answering.engine import Engine
 from ..config import Settings
 from ..errors import QAError
+from ..ingestion.watch import Sync, watch
 from ..store.overview import Overview
 from ..types import Answer, Progress
 from .auth import Users, load_users
@@ -29,6 +31,7 @@ from .render import answer_markdown, escape_markdown, sources_html
 from .uploads import SUPPORTED
 
 log = logging.getLogger(__name__)
+STATUS_EVERY_S = 3.0  # with --watch, how often an open page re-reads the status line
 
 CSS = """
 #sources { max-height: 70vh; overflow-y: auto; }
@@ -48,9 +51,10 @@ a.cite { text-decoration: none; font-weight: bold; }
 """
 
 
-def status_line(view: Overview, backend: str) -> str:
+def status_line(view: Overview, backend: str, synced: str | None = None) -> str:
+    """The line above the chat: what is indexed, and with --watch when the folder last synced."""
     if view.state is None:
-        return "No index yet."
+        return "No index yet." + (f" · {synced}" if synced else "")
     updated = view.state.updated
     try:
         updated = datetime.fromisoformat(updated).astimezone().strftime("%Y-%m-%d %H:%M")
@@ -59,7 +63,7 @@ def status_line(view: Overview, backend: str) -> str:
     return (
         f"**{len(view.documents)}** document{'' if len(view.documents) == 1 else 's'} · **{view.chunks}** chunks · "
         f"model `{view.state.embedding_model}` · "
-        f"backend `{backend}` · updated {updated}"
+        f"backend `{backend}` · updated {updated}" + (f" · {synced}" if synced else "")
     )
 
 
@@ -83,6 +87,43 @@ class App:
         self.users: Users | None = load_users(
             settings.auth.get_secret_value() if settings.auth else None, settings.admins
         )
+        #: with --watch: "watching the documents folder", then when it last synced and what changed
+        self.synced: str | None = None
+        self._stop_watching = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    # --- the folder kept in sync (--watch) ---------------------------------------------------
+    def start_watching(self) -> None:
+        """Re-ingest the documents folder (in the ingest child) after each burst of changes."""
+        self.synced = "watching the documents folder"
+        self._watcher = threading.Thread(
+            target=watch,
+            args=([self.settings.docs_dir], self.settings.index_dir, self.documents.sync, self._on_sync),
+            kwargs={"stop": self._stop_watching},
+            name="qa-watch",
+            daemon=True,
+        )
+        self._watcher.start()
+
+    def stop_watching(self) -> None:
+        self._stop_watching.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout=10)
+
+    def _on_sync(self, sync: Sync) -> None:
+        at = sync.at.astimezone().strftime("%H:%M:%S")
+        if sync.error is not None or sync.report is None:
+            self.synced = f"sync failed at {at}: {escape_markdown(str(sync.error))}"
+            return
+        report = sync.report
+        self.synced = (
+            f"synced {at}: {report.files_added} added, {report.files_updated} updated, "
+            f"{report.files_deleted} removed, {report.files_skipped} skipped"
+        )
+        log.info("%s", self.synced)
+
+    def status(self) -> str:
+        return status_line(self.documents.overview(), self.settings.backend, self.synced)
 
     # --- permissions -------------------------------------------------------------------------
     def is_admin(self, request: gr.Request | None) -> bool:
@@ -189,14 +230,15 @@ class App:
         admin = self.is_admin(request)
         view = self.documents.overview()
         return (
-            status_line(view, self.settings.backend),
+            status_line(view, self.settings.backend, self.synced),
             documents_html(view),
             gr.update(choices=[doc.source for doc in view.documents], value=None),
             gr.update(visible=admin),
         )
 
 
-def build(settings: Settings, engine: Engine | None = None) -> tuple[gr.Blocks, App]:
+def build(settings: Settings, engine: Engine | None = None, watching: bool = False) -> tuple[gr.Blocks, App]:
+    """The page and its handlers; `watching`: the status line follows the folder's syncs."""
     app = App(settings, engine)
     accepted = [f".{ext.lstrip('.')}" for ext in SUPPORTED]
     view = app.documents.overview()
@@ -258,5 +300,7 @@ def build(settings: Settings, engine: Engine | None = None) -> tuple[gr.Blocks, 
             app.refresh, None, refresh_outputs, api_visibility="private"
         )
         demo.load(app.refresh, None, refresh_outputs, api_visibility="private")
+        if watching:  # the status line follows the watcher's syncs (a read of index.json and the records)
+            gr.Timer(STATUS_EVERY_S).tick(app.status, None, [status], api_visibility="private", show_progress="hidden")
         gr.api(app.ask, api_name="ask", **ask_options)  # same queue and limit as the chat
     return demo, app

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from ..config import Settings
-from ..errors import DocumentsError
+from ..errors import DocumentsError, IndexBusy
 from ..store.overview import Overview, overview
 from ..types import IngestReport, Progress
 from .jobs import IngestRunner
@@ -64,6 +64,16 @@ class Documents:
         started = time.perf_counter()
         report = self.runner.run([self.settings.docs_dir], rebuild=rebuild, on_progress=on_progress)
         return job_summary(report, rebuild, time.perf_counter() - started)
+
+    def sync(self) -> IngestReport:
+        """An incremental ingest of the folder for the watcher: after the job running now, if any
+        (its run may have started before the change)."""
+        while True:
+            self.runner.wait_idle()
+            try:
+                return self.runner.run([self.settings.docs_dir])
+            except IndexBusy:  # an admin's job started in between: wait for it too
+                continue
 
     def save(self, uploads: Sequence[tuple[str, Path]]) -> UploadResult:
         """Copy uploaded files (browser name, temporary path) into the folder, safely named."""

@@ -37,6 +37,11 @@ class IngestRunner:
     def busy(self) -> bool:
         return self._lock.locked()
 
+    def wait_idle(self) -> None:
+        """Return once no job runs (the next may start at once: `run` still says IndexBusy)."""
+        with self._lock:
+            pass
+
     def command(self, paths: Sequence[Path] | None, rebuild: bool) -> list[str]:
         command = [sys.executable, "-m", "qa", "ingest", *(str(p) for p in paths or []), "--json", "--progress-json"]
         return command + ["--rebuild"] if rebuild else command

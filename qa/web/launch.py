@@ -15,8 +15,9 @@ log = logging.getLogger("qa.app")
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
-def serve_app(settings: Settings, started: float | None = None) -> None:
-    """Serve until interrupted. `started`: when the process started, for the ready message."""
+def serve_app(settings: Settings, started: float | None = None, watch: bool = False) -> None:
+    """Serve until interrupted. `started`: when the process started, for the ready message;
+    `watch`: keep the index in step with the documents folder as its files change."""
     started = time.perf_counter() if started is None else started
     if not has_index(settings):
         log.info("no index in %s yet: building one from %s/", settings.index_dir, settings.docs_dir)
@@ -27,7 +28,7 @@ def serve_app(settings: Settings, started: float | None = None) -> None:
 
     from .app import CSS, build  # imports gradio: after the index exists, so errors come first
 
-    demo, app = build(settings, engine)
+    demo, app = build(settings, engine, watching=watch)
     demo.queue(default_concurrency_limit=settings.answer_concurrency)
     if settings.host not in LOCAL_HOSTS and app.users is None:
         log.warning("serving on %s without login: anyone who can reach it can read, upload and rebuild", settings.host)
@@ -40,8 +41,12 @@ def serve_app(settings: Settings, started: float | None = None) -> None:
         prevent_thread_lock=True,
         quiet=True,
     )
+    if watch:
+        app.start_watching()
     log.info("serving on %s (ready %.1f s after start)", url, time.perf_counter() - started)
     try:
         demo.block_thread()
     except KeyboardInterrupt:
         pass
+    finally:
+        app.stop_watching()
