@@ -173,26 +173,25 @@ def test_llm_unsupported_sentence_is_flagged(llm_engine: Engine, server: LLMServ
     assert answer.short == "ICBC and Bank of China restricted financing"  # the checked first line
 
 
-def test_llm_one_line_answer_first_is_the_short_answer(llm_engine: Engine, server: LLMServer) -> None:
+@pytest.mark.parametrize(
+    ("first_line", "short"),
+    [
+        ("ICBC and Bank of China", "ICBC and Bank of China"),  # checked: the short answer
+        ("HSBC and Barclays", None),  # contradicted by the passages: no short answer
+    ],
+)
+def test_an_llm_first_line_is_the_short_answer_when_checked(
+    llm_engine: Engine, server: LLMServer, first_line: str, short: str | None
+) -> None:
     def reply(request: dict[str, Any]) -> str:
         n = _passage_numbered(request, "ICBC")
-        return f"ICBC and Bank of China [{n}]. Both are restricting the purchase of Russian commodities [{n}]."
+        return f"{first_line} [{n}]. ICBC and Bank of China are restricting the purchase of Russian commodities [{n}]."
 
     server.reply = reply
     answer = llm_engine.answer("Which two Chinese banks restricted financing?")
-    assert answer.short == "ICBC and Bank of China"
+    assert answer.short == short and (short is not None) == (answer.claims[0].verdict == "supported")
     system = server.chat_requests[-1]["json"]["messages"][0]["content"]
     assert "one short line" in system  # the prompt asks for the answer first
-
-
-def test_llm_unsupported_first_line_is_no_short_answer(llm_engine: Engine, server: LLMServer) -> None:
-    def reply(request: dict[str, Any]) -> str:
-        n = _passage_numbered(request, "ICBC")
-        return f"HSBC and Barclays [{n}]. ICBC and Bank of China are restricting financing [{n}]."
-
-    server.reply = reply
-    answer = llm_engine.answer("Which two Chinese banks restricted financing?")
-    assert answer.claims[0].verdict != "supported" and answer.short is None
 
 
 @pytest.mark.parametrize("finish_reason", ["length", "stop"])

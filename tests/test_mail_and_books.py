@@ -148,32 +148,30 @@ def odf_bytes(document: Any) -> bytes:
     return buffer.getvalue()
 
 
+def odf_table(name: str, rows: list[tuple[str, ...]], **cell_options: str) -> Any:
+    grid = table.Table(name=name)
+    for values in rows:
+        row = table.TableRow()
+        for value in values:
+            cell = table.TableCell(**cell_options)
+            cell.addElement(text.P(text=value))
+            row.addElement(cell)
+        grid.addElement(row)
+    return grid
+
+
 def test_opendocument_text_sheet_and_slides() -> None:
     writer = OpenDocumentText()
     writer.text.addElement(text.H(outlinelevel=1, text="Harbour report"))
     writer.text.addElement(text.P(text="The new pier opens in May."))
-    grid = table.Table(name="Ferries")
-    for values in (("Ferry", "Seats"), ("Gull", "120"), ("Tern", "80")):
-        row = table.TableRow()
-        for value in values:
-            cell = table.TableCell()
-            cell.addElement(text.P(text=value))
-            row.addElement(cell)
-        grid.addElement(row)
-    writer.text.addElement(grid)
+    writer.text.addElement(odf_table("Ferries", [("Ferry", "Seats"), ("Gull", "120"), ("Tern", "80")]))
     odt = load_bytes(odf_bytes(writer), Path("report.odt"))
     assert "The new pier opens in May." in odt.text and "Ferry: Tern; Seats: 80" in odt.text
 
     sheet_doc = OpenDocumentSpreadsheet()
-    sheet = table.Table(name="Tides")
-    for values in (("Day", "High water"), ("Monday", "06:12"), ("Tuesday", "06:58")):
-        row = table.TableRow()
-        for value in values:
-            cell = table.TableCell(valuetype="string")
-            cell.addElement(text.P(text=value))
-            row.addElement(cell)
-        sheet.addElement(row)
-    sheet_doc.spreadsheet.addElement(sheet)
+    sheet_doc.spreadsheet.addElement(
+        odf_table("Tides", [("Day", "High water"), ("Monday", "06:12"), ("Tuesday", "06:58")], valuetype="string")
+    )
     ods = load_bytes(odf_bytes(sheet_doc), Path("tides.ods"))
     assert "Day: Tuesday; High water: 06:58" in ods.text
     chunks = Chunker(200, 40).split(ods.text, ods.sections)

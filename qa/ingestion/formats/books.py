@@ -5,6 +5,7 @@ row by row, .odp slides numbered), and RTF (striprtf)."""
 from __future__ import annotations
 
 import io
+import warnings
 from typing import Any
 
 from ...errors import IngestError
@@ -15,7 +16,7 @@ from .tables import table_rows
 
 def read_epub(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     import ebooklib
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
     from ebooklib import epub
 
     guard_zip(data, path)
@@ -27,7 +28,9 @@ def read_epub(data: bytes, path: str, options: ReadOptions) -> LoadedText:
         if item is None or item.get_type() != ebooklib.ITEM_DOCUMENT:
             continue
         markup = item.get_content().decode("utf-8", errors="replace")
-        heading = BeautifulSoup(markup, "lxml").find(["h1", "h2", "h3", "title"])
+        with warnings.catch_warnings():  # XHTML read as HTML, on purpose
+            warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+            heading = BeautifulSoup(markup, "lxml").find(["h1", "h2", "h3", "title"])
         text = html_text(markup)
         if not text:
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 
 from ..extracted import LoadedText, ReadOptions, decode_text, first_line_title
 from .tables import table_rows
@@ -25,9 +26,11 @@ def html_text(markup: str) -> str:
 
 
 def _html(markup: str) -> tuple[str, str]:
-    from bs4 import BeautifulSoup
+    from bs4 import BeautifulSoup, XMLParsedAsHTMLWarning
 
-    soup = BeautifulSoup(markup, "lxml")
+    with warnings.catch_warnings():  # XHTML (e-books, some mail) reads fine as HTML: no warning each time
+        warnings.simplefilter("ignore", XMLParsedAsHTMLWarning)
+        soup = BeautifulSoup(markup, "lxml")
     title = soup.title.get_text(" ", strip=True) if soup.title else ""
     for tag in soup(["script", "style", "noscript", "template", "head", "svg", "iframe", "object"]):
         tag.decompose()
