@@ -50,6 +50,16 @@ class Section:
     rows: tuple[tuple[int, int], ...] = ()
 
 
+@dataclass(frozen=True)
+class Attachment:
+    """A file inside a file (a mail's attachment), read by its own reader after the file's text;
+    `where` names it ("Budget meeting, attachment plan.xlsx")."""
+
+    filename: str
+    data: bytes
+    where: str
+
+
 @dataclass
 class LoadedText:
     """The text of one file as the index will see it."""
@@ -59,6 +69,7 @@ class LoadedText:
     sections: list[Section] | None = None  # None: the whole text is one section
     warnings: list[str] = field(default_factory=list)
     date: datetime | None = None  # what the file says its date is (a mail's Date), else its mtime
+    attachments: list[Attachment] = field(default_factory=list)  # read and appended by loaders.load_bytes
 
     @property
     def page_starts(self) -> list[int] | None:
@@ -74,6 +85,15 @@ class SectionWriter:
         self.parts: list[str] = []
         self.sections: list[Section] = []
         self.length = 0
+
+    @classmethod
+    def after(cls, text: str, sections: Sequence[Section] | None) -> SectionWriter:
+        """A writer that goes on after a text already cut into `sections`."""
+        writer = cls()
+        if text:
+            writer.parts, writer.length = [text], len(text)
+            writer.sections = list(sections or [Section(0)])
+        return writer
 
     def add(
         self,

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import IngestError
-from .extracted import LoadedText, ReadOptions
+from .extracted import LoadedText, ReadOptions, Section, SectionWriter
 from .formats.books import read_epub, read_odf, read_rtf
 from .formats.mail import read_eml, read_mbox
 from .formats.office import read_docx, read_pptx
@@ -73,6 +73,29 @@ def load_bytes(data: bytes, path: Path, options: ReadOptions | None = None) -> L
         suffix = path.suffix.lower()
         reason = f"corrupt {suffix.lstrip('.').upper()}: cannot parse {suffix} ({type(exc).__name__}: {exc})"
         raise IngestError(str(path), reason) from exc
+    if loaded.attachments:
+        _append_attachments(loaded, options or ReadOptions())
     if not loaded.text.strip():
         raise IngestError(str(path), "no text in file")
     return loaded
+
+
+def _append_attachments(loaded: LoadedText, options: ReadOptions) -> None:
+    """Each attachment of a supported type read by its reader and appended as sections named by
+    `where` (a bad one is a warning: the mail is still read)."""
+    writer = SectionWriter.after(loaded.text, loaded.sections)
+    for attachment in loaded.attachments:
+        if Path(attachment.filename).suffix.lower() not in READERS:
+            continue
+        try:
+            inner = load_bytes(attachment.data, Path(attachment.filename), options)
+        except IngestError as exc:
+            loaded.warnings.append(f"attachment {attachment.filename} skipped: {exc.reason}")
+            continue
+        loaded.warnings.extend(f"attachment {attachment.filename}: {warning}" for warning in inner.warnings)
+        parts = inner.sections or [Section(0)]
+        ends = [section.start for section in parts[1:]] + [len(inner.text)]
+        for section, end in zip(parts, ends, strict=True):
+            where = f"{attachment.where}, {section.location}" if section.location else attachment.where
+            writer.add(inner.text[section.start : end], page=section.page, location=where)
+    loaded.text, loaded.sections, loaded.attachments = writer.text(), writer.sections, []

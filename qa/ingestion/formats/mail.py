@@ -1,7 +1,8 @@
 """Mail (.eml one message, .mbox many; the standard library's email): From, To, Cc, Date and
-Subject, then the text body (an HTML body as text; quoted replies kept), then the attachments of
-supported types read by their own readers and forwarded messages, each a section named by the
-message's subject. The message's date (the newest, for a mailbox) is the document's date."""
+Subject, then the text body (an HTML body as text; quoted replies kept), and forwarded messages,
+each a section named by the message's subject; attachments are handed back to be read by their
+own readers after the mail (`loaders.load_bytes`). The message's date (the newest, for a
+mailbox) is the document's date."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 from ...errors import IngestError
-from ..extracted import LoadedText, ReadOptions, SectionWriter, first_line_title
+from ..extracted import Attachment, LoadedText, ReadOptions, SectionWriter, first_line_title
 from .plain import html_text
 
 MAX_DEPTH = 5  # messages forwarded as attachments, nested at most this deep
@@ -28,14 +29,17 @@ def read_eml(data: bytes, path: str, options: ReadOptions) -> LoadedText:
         raise IngestError(path, "not a mail message")
     writer = SectionWriter()
     warnings: list[str] = []
-    date = _add_message(writer, message, path, warnings, options, depth=0)
+    attachments: list[Attachment] = []
+    date = _add_message(writer, message, warnings, attachments, depth=0)
     subject = _header(message, "subject")
-    return LoadedText(writer.text(), subject or first_line_title(writer.text()), writer.sections, warnings, date)
+    title = subject or first_line_title(writer.text())
+    return LoadedText(writer.text(), title, writer.sections, warnings, date, attachments)
 
 
 def read_mbox(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     writer = SectionWriter()
     warnings: list[str] = []
+    attachments: list[Attachment] = []
     newest: datetime | None = None
     messages = [part for part in _MBOX_SEPARATOR.split(data) if part.strip()]
     if not _MBOX_SEPARATOR.match(data.lstrip(b"\r\n")):
@@ -46,10 +50,10 @@ def read_mbox(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     for raw in messages:
         raw = re.sub(rb"(?m)^>(>*From )", rb"\1", raw)  # mboxrd quoting
         message = email.message_from_bytes(raw, policy=policy.default)
-        date = _add_message(writer, message, path, warnings, options, depth=0)  # type: ignore[arg-type]
+        date = _add_message(writer, message, warnings, attachments, depth=0)  # type: ignore[arg-type]
         if date is not None and (newest is None or date > newest):
             newest = date
-    return LoadedText(writer.text(), Path(path).stem, writer.sections, warnings, newest)
+    return LoadedText(writer.text(), Path(path).stem, writer.sections, warnings, newest, attachments)
 
 
 def _header(message: EmailMessage, name: str) -> str:
@@ -84,7 +88,7 @@ def _body(message: EmailMessage) -> str:
 
 
 def _add_message(
-    writer: SectionWriter, message: EmailMessage, path: str, warnings: list[str], options: ReadOptions, depth: int
+    writer: SectionWriter, message: EmailMessage, warnings: list[str], attachments: list[Attachment], depth: int
 ) -> datetime | None:
     """The message as a section (its attachments as sections after it); its date."""
     subject = _header(message, "subject")
@@ -100,34 +104,17 @@ def _add_message(
                 continue
             inner = part.get_content()
             if isinstance(inner, EmailMessage):
-                _add_message(writer, inner, path, warnings, options, depth + 1)
+                _add_message(writer, inner, warnings, attachments, depth + 1)
             continue
-        _add_attachment(writer, part, filename, subject, warnings, options)
+        _add_attachment(attachments, part, filename, subject)
     return _date(message)
 
 
-def _add_attachment(
-    writer: SectionWriter, part: EmailMessage, filename: str, subject: str, warnings: list[str], options: ReadOptions
-) -> None:
-    from ..loaders import READERS, load_bytes  # the registry imports this module
-
-    suffix = Path(filename).suffix.lower()
-    if not filename or suffix not in READERS or suffix in (".eml", ".mbox"):
-        return
+def _add_attachment(attachments: list[Attachment], part: EmailMessage, filename: str, subject: str) -> None:
+    """Keep an attachment to be read by its own reader (loaders.load_bytes does, after the mail)."""
+    if not filename or Path(filename).suffix.lower() in (".eml", ".mbox"):
+        return  # a mail attached as a file: forwarded messages are read above, as messages
     payload = part.get_payload(decode=True)
-    if not isinstance(payload, bytes):
-        return
-    try:
-        loaded = load_bytes(payload, Path(filename), options)
-    except IngestError as exc:
-        warnings.append(f"attachment {filename} skipped: {exc.reason}")
-        return
-    where = f"{subject}, attachment {filename}" if subject else f"attachment {filename}"
-    sections = loaded.sections or []
-    if not sections:
-        writer.add(loaded.text, location=where)
-        return
-    ends = [section.start for section in sections[1:]] + [len(loaded.text)]
-    for section, end in zip(sections, ends, strict=True):
-        inner = f"{where}, {section.location}" if section.location else where
-        writer.add(loaded.text[section.start : end], page=section.page, location=inner)
+    if isinstance(payload, bytes):
+        where = f"{subject}, attachment {filename}" if subject else f"attachment {filename}"
+        attachments.append(Attachment(filename, payload, where))
