@@ -207,3 +207,17 @@ def test_search_json_gives_each_passage_its_location(office_index: Path) -> None
     assert passages and all({"source", "page", "location", "text", "score"} <= set(p) for p in passages)
     top = passages[0]
     assert top["location"] == "slide 3" and top["page"] == 3 and "Basalt" in top["text"]
+
+
+def test_a_sheet_claiming_the_whole_grid_is_read_to_the_cap() -> None:
+    """One value in the last cell of the grid (XFD1048576): reading every empty cell before it
+    would take hours; the cap counts empty cells too."""
+    book = openpyxl.Workbook()
+    book.active["A1"] = "Header"
+    book.active["A2"] = "first value"
+    book.active["XFD1048576"] = "far away"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    loaded = load_bytes(buffer.getvalue(), Path("sparse.xlsx"))
+    assert "first value" in loaded.text and "far away" not in loaded.text
+    assert loaded.warnings and "over 1,000,000 cells" in loaded.warnings[0]

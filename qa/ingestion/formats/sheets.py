@@ -46,12 +46,14 @@ def _numbered(sheet: object) -> Iterator[tuple[int, Sequence[object]]]:
 
 
 def _capped(rows: Iterator[tuple[int, list[str]]], budget: int) -> tuple[list[tuple[int, list[str]]], int, bool]:
-    """The rows until `budget` cells are spent; whether the rows were cut."""
+    """The rows until `budget` cells are spent (every cell read counts, empty ones and empty rows
+    too: a sheet whose used range claims a million rows or 16,384 columns costs its cells to
+    read); whether the rows were cut."""
     kept: list[tuple[int, list[str]]] = []
     for number, cells in rows:
+        budget -= max(len(cells), 1)
         while cells and not cells[-1]:
             cells.pop()
-        budget -= len(cells)
         if budget < 0:
             return kept, budget, True
         kept.append((number, cells))
