@@ -16,6 +16,8 @@ import docx
 import openpyxl
 import pytest
 from pptx import Presentation
+from pptx.chart.data import CategoryChartData
+from pptx.enum.chart import XL_CHART_TYPE
 from pptx.util import Inches
 
 from qa import load_settings
@@ -43,6 +45,14 @@ def pptx_bytes() -> bytes:
     third.shapes.title.text = "Next steps"
     third.placeholders[1].text_frame.text = "Open the new pier before the summer."
     third.notes_slide.notes_text_frame.text = "Mention that the pier contractor is Basalt Works."
+    fourth = deck.slides.add_slide(deck.slide_layouts[5])
+    fourth.shapes.title.text = "Passengers"
+    data = CategoryChartData()
+    data.categories = ["Q1", "Q2", "Q3"]
+    data.add_series("Ferry", (31000, 42000, 51000))
+    chart = fourth.shapes.add_chart(XL_CHART_TYPE.COLUMN_CLUSTERED, Inches(1), Inches(2), Inches(6), Inches(4), data)
+    chart.chart.has_title = True
+    chart.chart.chart_title.text_frame.text = "Passengers by quarter"
     buffer = io.BytesIO()
     deck.save(buffer)
     return buffer.getvalue()
@@ -69,10 +79,12 @@ def xlsx_bytes(extra_rows: int = 0) -> bytes:
 def test_slides_keep_titles_tables_notes_and_their_numbers() -> None:
     loaded = load_bytes(pptx_bytes(), Path("review.pptx"))
     assert loaded.title == "Quarterly review"
-    assert [section.page for section in loaded.sections or []] == [1, 2, 3]
-    assert [section.location for section in loaded.sections or []] == ["slide 1", "slide 2", "slide 3"]
+    assert [section.page for section in loaded.sections or []] == [1, 2, 3, 4]
+    assert [section.location for section in loaded.sections or []] == ["slide 1", "slide 2", "slide 3", "slide 4"]
     assert "Region: Lagoon; 2021: 7.9; 2022: 9.6" in loaded.text  # a row with its header
     assert "Notes: Mention that the pier contractor is Basalt Works." in loaded.text
+    # a chart as its data: a row per category, a column per series
+    assert "Chart: Passengers by quarter" in loaded.text and "category: Q3; Ferry: 51000" in loaded.text
     chunks = Chunker(200, 40).split(loaded.text, loaded.sections)
     by_slide = {chunk.page: chunk for chunk in chunks}
     assert "Basalt Works" in by_slide[3].text and by_slide[3].location == "slide 3"

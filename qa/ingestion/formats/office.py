@@ -1,6 +1,6 @@
 """Word (.docx) and PowerPoint (.pptx), read with python-docx and python-pptx: paragraphs and
 tables in reading order (each table row with its header), slides one section each (the slide
-number is the page: title, text boxes, tables, then the speaker notes)."""
+number is the page: title, text boxes, tables, charts as their data, then the speaker notes)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..extracted import LoadedText, ReadOptions, SectionWriter, first_line_title, guard_zip
-from .tables import table_rows
+from .tables import cell_text, table_rows
 
 
 def read_docx(data: bytes, path: str, options: ReadOptions) -> LoadedText:
@@ -56,6 +56,24 @@ def _shapes(shapes: Any) -> Iterator[Any]:
             yield shape
 
 
+def _chart_lines(chart: Any) -> list[str]:
+    """A chart as its title and a table: one row per category, a column per series."""
+    lines = []
+    if chart.has_title and chart.chart_title.has_text_frame and chart.chart_title.text_frame.text.strip():
+        lines.append("Chart: " + chart.chart_title.text_frame.text.strip())
+    try:
+        categories = [str(category) for category in chart.plots[0].categories] if len(chart.plots) else []
+        series = [(plot_series.name, list(plot_series.values)) for plot in chart.plots for plot_series in plot.series]
+    except (KeyError, ValueError, IndexError, AttributeError):  # a chart part python-pptx cannot read
+        return lines
+    header = ["category", *(str(name or f"series {number}") for number, (name, _) in enumerate(series, 1))]
+    rows = [(1, header)]
+    for index, category in enumerate(categories):
+        values = [cell_text(values[index]) if index < len(values) else "" for _, values in series]
+        rows.append((index + 2, [category, *values]))
+    return lines + [text for _, text in table_rows(rows)]
+
+
 def read_pptx(data: bytes, path: str, options: ReadOptions) -> LoadedText:
     from pptx import Presentation
 
@@ -73,6 +91,8 @@ def read_pptx(data: bytes, path: str, options: ReadOptions) -> LoadedText:
                 continue
             if getattr(shape, "has_text_frame", False) and shape.text_frame.text.strip():
                 lines.append(shape.text_frame.text.strip())
+            if getattr(shape, "has_chart", False):
+                lines.extend(_chart_lines(shape.chart))
             if getattr(shape, "has_table", False):
                 cells = [(index, [cell.text for cell in row.cells]) for index, row in enumerate(shape.table.rows, 1)]
                 lines.extend(text for _, text in table_rows(cells))
