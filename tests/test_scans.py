@@ -19,10 +19,19 @@ from qa.ingestion.formats import scans
 from qa.ingestion.loaders import load_bytes
 from qa.ingestion.pipeline import ingest
 
+from .doubles import HASH_THRESHOLDS, HashEmbeddings
+
 PAGES = [
     ["Harbour Authority annual report", "The lighthouse keeper is Ines Duarte.", "She relit the lamp in the storm."],
     ["Ferry timetable", "The Gull leaves the north pier at 07:15 every weekday.", "Tickets cost 4 euros."],
 ]
+
+
+@pytest.fixture(scope="module")
+def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
+    """Which slide, sheet, page or message a distinctive question finds does not depend on the
+    model here: the hash double."""
+    return hash_embeddings
 
 
 def page_image(lines: list[str], size: int = 42, blur: float = 0.0, canvas: tuple[int, int] = (1700, 2200)) -> Any:
@@ -112,7 +121,9 @@ def test_a_scan_is_answered_and_cited_by_page(tmp_path: Path, embeddings: Any) -
     index = tmp_path / "index"
     report = ingest([docs], load_settings(index_dir=index), embeddings=embeddings)
     assert report.files_added == 2 and not report.skipped
-    answer = Engine(load_settings(index_dir=index), embeddings=embeddings).answer("When does the Gull ferry leave?")
+    answer = Engine(load_settings(index_dir=index, **HASH_THRESHOLDS), embeddings=embeddings).answer(
+        "When does the Gull ferry leave?"
+    )
     assert not answer.not_found and "07:15" in answer.text
     assert answer.citations[0].page == 2
     skipped = ingest([docs], load_settings(index_dir=tmp_path / "off", ocr="off"), embeddings=embeddings)
