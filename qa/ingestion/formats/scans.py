@@ -137,12 +137,12 @@ def read_image(data: bytes, path: str, options: ReadOptions) -> LoadedText:
         image.load()
     except Image.DecompressionBombError as exc:
         raise IngestError(path, f"image refused as a decompression bomb ({exc})") from exc
-    frames = list(_frames(image))
+    paged = getattr(image, "n_frames", 1) > 1
     writer = SectionWriter()
     warnings: list[str] = []
-    for number, frame in enumerate(frames, 1):
-        where = f"page {number}" if len(frames) > 1 else "image"
-        writer.add(ocr_page(frame, options, where, warnings), page=number if len(frames) > 1 else None)
+    for number, frame in enumerate(_frames(image), 1):  # one frame in memory at a time
+        where = f"page {number}" if paged else "image"
+        writer.add(ocr_page(frame, options, where, warnings), page=number if paged else None)
     text = writer.text()
     if not text.strip():
         raise IngestError(path, f"OCR found no text in the image{': ' + warnings[0] if warnings else ''}")
