@@ -37,9 +37,10 @@ def test_html_keeps_text_drops_scripts_and_styles() -> None:
 
 def test_pdf_pages_are_kept() -> None:
     loaded = load_bytes(make_pdf(["First page words", "Second page words", "Third page words"]), Path("r.pdf"))
-    assert loaded.page_starts is not None and len(loaded.page_starts) == 3
-    for number, start in enumerate(loaded.page_starts, 1):
-        assert loaded.text[start:].startswith(["First", "Second", "Third"][number - 1])
+    pages = loaded.sections or []
+    assert [section.page for section in pages] == [1, 2, 3]
+    for number, section in enumerate(pages, 1):
+        assert loaded.text[section.start :].startswith(["First", "Second", "Third"][number - 1])
 
 
 def test_docx_paragraphs_and_title(tmp_path: Path) -> None:

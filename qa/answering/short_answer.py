@@ -86,12 +86,17 @@ def _plain(text: str) -> str:
     return " " + " ".join(_WORDS.findall(text.lower())) + " "
 
 
+def _asked_part(question: str) -> str:
+    """The part of a question that ends in "?" (quiz questions open with context)."""
+    asked = _QUESTION_PART.findall(question)
+    return asked[-1] if asked else question
+
+
 def asked_kind(question: str) -> Kind | None:
     """What a question asks for, or None when no single span can answer it."""
     if _ASKS_JUDGEMENT.search(question):
         return None
-    asked = _QUESTION_PART.findall(question)
-    part = asked[-1] if asked else question
+    part = _asked_part(question)
     if _ASKS_DATE.search(part):
         return "date"
     if _ASKS_NUMBER.search(part):
@@ -188,8 +193,7 @@ _ASKED_NOUN = re.compile(r"\b(?:which|what|whose)\s+((?:[\w-]+\s+){0,2}[\w-]+)",
 
 def _wanted(question: str) -> set[str]:
     """The words of what is asked for: "which two Chinese banks" -> two, chinese, bank."""
-    asked = _QUESTION_PART.findall(question)
-    match = _ASKED_NOUN.search(asked[-1] if asked else question)
+    match = _ASKED_NOUN.search(_asked_part(question))
     return _stems(match.group(1)) - _NOT_NAMES if match else set()
 
 

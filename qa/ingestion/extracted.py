@@ -71,12 +71,6 @@ class LoadedText:
     date: datetime | None = None  # what the file says its date is (a mail's Date), else its mtime
     attachments: list[Attachment] = field(default_factory=list)  # read and appended by loaders.load_bytes
 
-    @property
-    def page_starts(self) -> list[int] | None:
-        """Offsets where each numbered page begins (PDF pages, slides)."""
-        pages = [section.start for section in self.sections or [] if section.page is not None]
-        return pages or None
-
 
 class SectionWriter:
     """Builds a LoadedText's text section by section (joined by blank lines), keeping offsets."""
