@@ -88,6 +88,7 @@ def test_mixed_encodings_and_control_characters(parts: list[tuple[str, str]], ex
 @functools.cache
 def good_files() -> tuple[tuple[str, bytes], ...]:
     """One real file of each container format, written by its own library."""
+    from .msg_files import Msg, msg_bytes
     from .test_formats import pptx_bytes, xlsx_bytes
     from .test_mail_and_books import message
 
@@ -97,6 +98,7 @@ def good_files() -> tuple[tuple[str, bytes], ...]:
         ("d.pptx", pptx_bytes()),
         ("d.xlsx", xlsx_bytes()),
         ("d.eml", message().as_bytes()),
+        ("d.msg", msg_bytes(Msg("Budget", body="The mirror is ordered.", files=[("n.txt", b"Dome key")]))),
     )
 
 

@@ -35,6 +35,18 @@ def test_html_keeps_text_drops_scripts_and_styles() -> None:
         assert hidden not in loaded.text
 
 
+def test_html_inline_markup_stays_in_its_sentence_and_blocks_start_lines() -> None:
+    html = b"""<html><body><!-- draft: not for readers --><p>The dome is <b>leaking</b>
+    again, <a href="/r">Mira</a> said.</p><ul><li>First item</li><li>Second item</li></ul>
+    Line one<br>Line two<pre>keep
+      this</pre></body></html>"""
+    text = load_bytes(html, Path("p.html")).text
+    assert "The dome is leaking again, Mira said." in text.splitlines()
+    assert "First item" in text.splitlines() and "Second item" in text.splitlines()
+    assert "Line one\nLine two" in text and "keep\n" in text
+    assert "draft" not in text
+
+
 def test_pdf_pages_are_kept() -> None:
     loaded = load_bytes(make_pdf(["First page words", "Second page words", "Third page words"]), Path("r.pdf"))
     pages = loaded.sections or []

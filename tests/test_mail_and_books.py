@@ -25,6 +25,7 @@ from qa.ingestion.loaders import load_bytes
 from qa.ingestion.pipeline import ingest
 
 from .doubles import HASH_THRESHOLDS, HashEmbeddings
+from .msg_files import Msg, msg_bytes
 from .test_formats import xlsx_bytes
 
 
@@ -228,3 +229,33 @@ def test_a_mail_is_answered_with_its_subject_and_dated_by_it(tmp_path: Path, emb
     assert not answer.not_found and "June" in answer.text
     citation = answer.citations[0]
     assert citation.location == "Budget meeting" and citation.date == "2022-03-14"
+
+
+def test_an_outlook_message_reads_like_a_mail() -> None:
+    body = "The mirror order is confirmed for June.\r\n\r\n> Leo wrote: is the mirror ordered?\r\n"
+    sent = Msg("Budget meeting", body=body, sent=SENT, files=[("plan.xlsx", xlsx_bytes()), ("logo.bin", b"\x00\x01")])
+    sent.forwarded = [Msg("Dome repair", html="<html><body><p>The dome is <b>leaking</b>.</p></body></html>")]
+    loaded = load_bytes(msg_bytes(sent), Path("meeting.msg"))
+    assert loaded.title == "Budget meeting" and loaded.date == SENT
+    assert "From: Ana Ruiz <ana@observatory.example>" in loaded.text and "Subject: Budget meeting" in loaded.text
+    assert "To: Board <board@observatory.example>" in loaded.text
+    assert "confirmed for June" in loaded.text and "> Leo wrote: is the mirror ordered?" in loaded.text
+    assert "\r" not in loaded.text and "The dome is leaking." in " ".join(loaded.text.split())
+    assert "Item: Telescope mirror; Owner: Ana Ruiz" in loaded.text
+    locations = [section.location for section in loaded.sections or []]
+    assert locations[:2] == ["Budget meeting", "Dome repair"]
+    assert "Budget meeting, attachment plan.xlsx, sheet Budget" in locations
+
+
+def test_outlook_messages_forwarded_too_deep_are_cut_and_non_messages_refused() -> None:
+    inner = Msg("Level 0", body="The bottom.")
+    for depth in range(1, 9):
+        inner = Msg(f"Level {depth}", body=f"Body {depth}.", forwarded=[inner])
+    loaded = load_bytes(msg_bytes(inner), Path("deep.msg"))
+    assert "Subject: Level 8" in loaded.text and "Subject: Level 3" in loaded.text
+    assert "Subject: Level 2" not in loaded.text
+    assert any("nested over 5 deep" in warning for warning in loaded.warnings)
+    with pytest.raises(IngestError, match="not an Outlook message"):
+        load_bytes(b"From: someone\n\nplain text saved as .msg", Path("fake.msg"))
+    with pytest.raises(IngestError, match="corrupt MSG"):
+        load_bytes(msg_bytes(inner)[:3000], Path("cut.msg"))

@@ -15,6 +15,7 @@ from .extracted import LoadedText, ReadOptions, Section, SectionWriter
 from .formats.books import read_epub, read_odf, read_rtf
 from .formats.mail import read_eml, read_mbox
 from .formats.office import read_docx, read_pptx
+from .formats.outlook import read_msg
 from .formats.pdf import read_pdf
 from .formats.plain import read_html, read_plain
 from .formats.scans import read_image
@@ -39,6 +40,7 @@ READERS: dict[str, Reader] = {
     ".tsv": read_delimited,
     ".eml": read_eml,
     ".mbox": read_mbox,
+    ".msg": read_msg,
     ".epub": read_epub,
     ".odt": read_odf,
     ".ods": read_odf,
