@@ -1,6 +1,6 @@
 """Command-line edges: argument parsing, logging setup, and QAError -> one line + exit 1.
 
-`qa` (and `python -m qa`) ask | ingest | search | stats | check | serve | app; `python ingest.py`
+`qa` (and `python -m qa`) ask | ingest | search | stats | check | serve | mcp | app; `python ingest.py`
 and `python app.py` are the same as `qa ingest` and `qa app`."""
 
 from __future__ import annotations
@@ -271,6 +271,15 @@ def _serve_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _mcp_cmd(args: argparse.Namespace) -> int:
+    from .config import load_settings
+    from .mcp_server import serve
+
+    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url, backend=args.backend)
+    serve(settings, transport=args.transport, host=args.host, port=args.port)
+    return 0
+
+
 def _index_options(command: argparse.ArgumentParser, json_output: bool = True) -> None:
     """The options every reading command shares."""
     command.add_argument("--index", dest="index_dir", help="index folder (QA_INDEX_DIR)")
@@ -329,7 +338,7 @@ def app_main(argv: Sequence[str] | None = None) -> int:
 
 @guarded
 def qa_main(argv: Sequence[str] | None = None) -> int:
-    """qa ask|ingest|search|stats|check|serve|app"""
+    """qa ask|ingest|search|stats|check|serve|mcp|app"""
     started = time.perf_counter()
     quiet_third_parties()
     parser = argparse.ArgumentParser(prog="qa", description="Ask your documents; every answer cites its sources.")
@@ -361,6 +370,20 @@ def qa_main(argv: Sequence[str] | None = None) -> int:
     serve_cmd.add_argument("--backend", help="extractive (default), openai, ollama or local (QA_BACKEND)")
     _index_options(serve_cmd, json_output=False)
     serve_cmd.set_defaults(handler=_serve_cmd)
+    mcp_cmd = commands.add_parser(
+        "mcp", help="MCP server: ask, search and list_documents tools for assistants and editors"
+    )
+    mcp_cmd.add_argument(
+        "--transport",
+        choices=("stdio", "http"),
+        default="stdio",
+        help="stdio (default; what a client launches) or http (Streamable HTTP at http://HOST:PORT/mcp)",
+    )
+    mcp_cmd.add_argument("--host", default="127.0.0.1", help="address to bind over http (default 127.0.0.1)")
+    mcp_cmd.add_argument("--port", type=int, default=8765, help="port over http (default 8765)")
+    mcp_cmd.add_argument("--backend", help="extractive (default), openai, ollama or local (QA_BACKEND)")
+    _index_options(mcp_cmd, json_output=False)
+    mcp_cmd.set_defaults(handler=_mcp_cmd)
     app_cmd = commands.add_parser(
         "app", parents=[app_parser("qa app")], add_help=False, help="the web app (same as python app.py)"
     )

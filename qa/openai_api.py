@@ -27,8 +27,6 @@ Routes: `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/chat/completions` (st
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import logging
 import re
@@ -42,13 +40,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .answering.engine import Engine
 from .config import Settings
 from .errors import APIError, ConfigError, QAError
+from .http_auth import BearerAuth
 from .text.chat import chat_turns, content_text
 from .types import Answer
 
@@ -85,34 +82,6 @@ def error_response(error: APIError, headers: dict[str, str] | None = None) -> JS
     """An APIError as the OpenAI API spells errors."""
     body = {"error": {"message": error.message, "type": error.type, "param": error.param, "code": error.code}}
     return JSONResponse(body, status_code=error.status, headers=headers)
-
-
-class BearerAuth:
-    """ASGI middleware: every HTTP request must carry `Authorization: Bearer <key>`.
-
-    Both sides are compared as SHA-256 digests with hmac.compare_digest, so the time taken does
-    not depend on where (or whether, by length) the given key differs."""
-
-    def __init__(self, app: ASGIApp, key: str) -> None:
-        self.app = app
-        self._digest = hashlib.sha256(key.encode()).digest()
-
-    def authorized(self, scope: Scope) -> bool:
-        scheme, _, token = Headers(scope=scope).get("authorization", "").partition(" ")
-        given = hashlib.sha256(token.strip().encode("utf-8", "surrogatepass")).digest()
-        matches = hmac.compare_digest(given, self._digest)
-        return matches and scheme.lower() == "bearer"
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not self.authorized(scope):
-            error = APIError(
-                401,
-                "Missing or incorrect API key: send the header 'Authorization: Bearer <QA_API_KEY>'.",
-                code="invalid_api_key",
-            )
-            await error_response(error, headers={"WWW-Authenticate": "Bearer"})(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
 
 def split_messages(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str]]]:
@@ -191,6 +160,15 @@ def _validation_error(exc: RequestValidationError) -> APIError:
     return APIError(400, f"{first.get('msg', 'Invalid value')}: {param}", param=param)
 
 
+def unauthorized() -> JSONResponse:
+    error = APIError(
+        401,
+        "Missing or incorrect API key: send the header 'Authorization: Bearer <QA_API_KEY>'.",
+        code="invalid_api_key",
+    )
+    return error_response(error, headers={"WWW-Authenticate": "Bearer"})
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The API over `engine` (default: a new Engine(settings), which opens the index now)."""
     engine = engine or Engine(settings)
@@ -201,7 +179,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     slots = asyncio.Semaphore(settings.answer_concurrency)
     app = FastAPI(title="qa: OpenAI-compatible API", docs_url=None, redoc_url=None, openapi_url=None)
     if key is not None:
-        app.add_middleware(BearerAuth, key=key)
+        app.add_middleware(BearerAuth, key=key, unauthorized=unauthorized)
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:

@@ -156,6 +156,20 @@ class IndexReader:
             )
         }
 
+    def document_passages(self, source: str) -> list[Passage]:
+        """Every published chunk of one file, in the file's order (the MCP server's resources)."""
+        keywords = self.keyword_index()
+        published = keywords.key_set if keywords is not None else None
+        result = self._read(
+            "get", lambda collection: collection.get(where={"source": source}, include=["documents", "metadatas"])
+        )
+        passages = [
+            stored_passage(key, text, meta, 0.0)
+            for key, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
+            if published is None or key in published
+        ]
+        return sorted(passages, key=lambda passage: (passage.start, passage.end))
+
     def keyword_index(self) -> KeywordIndex | None:
         """The keyword index the live pointer names, loaded once per version (None for an index
         published before keyword search existed: the next ingest adds it)."""
