@@ -101,7 +101,7 @@ def test_llm_faults_under_load(tmp_path: Path, faulty_llm: LLMServer) -> None:
         "QA_BACKEND": "openai",
         "QA_OPENAI_BASE_URL": faulty_llm.openai_base_url,
         "QA_OPENAI_MODEL": "test",
-        "QA_LLM_TIMEOUT_S": "3",
+        "QA_LLM_TIMEOUT_S": "1.5",
     }
     for app in _app(tmp_path, env):
         result = drive(app.url, app.pid, SEED_QUESTIONS[:3], sessions=20, seconds=120, max_per_session=4)
@@ -109,7 +109,7 @@ def test_llm_faults_under_load(tmp_path: Path, faulty_llm: LLMServer) -> None:
     assert result.errors == [], result.errors[:5]
     assert len(result.latencies_ms) == 80  # every chat got an answer, none was left hanging
     assert 0 < result.fallbacks < 80  # some answers came from the LLM, the failed ones fell back
-    # the server stalls for 300 s; answers wait at most for the 3 s timeout (plus their turn in
+    # the server stalls for 300 s; answers wait at most for the 1.5 s timeout (plus their turn in
     # the queue of 4 concurrent answers), never for the server
     assert result.percentile(1.0) < 60_000, result.summary()
     assert len(faulty_llm.chat_requests) >= 80
