@@ -97,6 +97,21 @@ def seed_index_in(folder: Path, embeddings: object) -> Path:
     return index
 
 
+@pytest.fixture(scope="session")
+def real_seed_index(tmp_path_factory: pytest.TempPathFactory, real_embeddings: SentenceEmbeddings) -> Path:
+    """seeds/ indexed once per session with the real model: a template for copy_index, never
+    opened by a test itself (embedding the article takes seconds; copying it, milliseconds)."""
+    return seed_index_in(tmp_path_factory.mktemp("real-seed"), real_embeddings)
+
+
+def copy_index(index: Path, folder: Path) -> Path:
+    """A copy of a closed index at folder/index, as if built there: the same files, its own id."""
+    copy = folder / "index"
+    shutil.copytree(index, copy)
+    (copy / "index-id").unlink(missing_ok=True)  # created again on first use, as for a new index
+    return copy
+
+
 def write_articles(folder: Path, count: int, paragraphs: int = 6, tag: str = "") -> list[Path]:
     """Distinct, realistic-enough text files (each paragraph names its file, so they differ)."""
     folder.mkdir(parents=True, exist_ok=True)

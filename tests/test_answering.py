@@ -17,7 +17,7 @@ from qa.answering.prompting import NOT_FOUND_TEXT
 from qa.cli import qa_main
 from qa.types import Answer
 
-from .conftest import SEED_FILE, run_cli, seed_index_in
+from .conftest import SEED_FILE, copy_index, run_cli
 from .llm_server import LLMServer
 
 SEED_TEXT = SEED_FILE.read_text(encoding="utf-8")
@@ -25,8 +25,9 @@ OFF_TOPIC = "What is the tallest mountain on Venus?"
 
 
 @pytest.fixture(scope="module")
-def seed_index(tmp_path_factory: pytest.TempPathFactory, embeddings: Any) -> Path:
-    return seed_index_in(tmp_path_factory.mktemp("seed"), embeddings)
+def seed_index(tmp_path_factory: pytest.TempPathFactory, real_seed_index: Path) -> Path:
+    """seeds/ indexed with the real model (this module's `embeddings`): a copy of the session's."""
+    return copy_index(real_seed_index, tmp_path_factory.mktemp("seed"))
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -33,7 +32,7 @@ from qa.embeddings import SentenceEmbeddings
 from qa.openai_api import content as message_content
 from qa.openai_api import create_app, text_pieces
 
-from .conftest import ROOT, SEED_FILE
+from .conftest import ROOT, SEED_FILE, copy_index
 from .llm_server import LLMServer
 
 QUESTION = "Which two Chinese banks restricted financing?"
@@ -74,14 +73,9 @@ def running(app: Any) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def seed_settings(tmp_path_factory: pytest.TempPathFactory, embeddings: SentenceEmbeddings) -> Settings:
-    root = tmp_path_factory.mktemp("api")
-    docs = root / "docs"
-    docs.mkdir()
-    shutil.copy(SEED_FILE, docs / SEED_FILE.name)
-    settings = qa.load_settings(index_dir=root / "index")
-    qa.ingest([docs], settings, embeddings=embeddings)
-    return settings
+def seed_settings(tmp_path_factory: pytest.TempPathFactory, real_seed_index: Path) -> Settings:
+    """The seed article indexed with the real model (this module's `embeddings`): a copy of the session's."""
+    return qa.load_settings(index_dir=copy_index(real_seed_index, tmp_path_factory.mktemp("api")))
 
 
 @pytest.fixture(scope="module")

@@ -15,12 +15,14 @@ from qa.config import load_settings
 from qa.embeddings import SentenceEmbeddings
 from qa.text.lexicon import lexicon
 
-from .conftest import seed_index_in
+from .conftest import copy_index
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory: pytest.TempPathFactory, real_embeddings: SentenceEmbeddings) -> Engine:
-    index = seed_index_in(tmp_path_factory.mktemp("grounding"), real_embeddings)
+def engine(
+    tmp_path_factory: pytest.TempPathFactory, real_embeddings: SentenceEmbeddings, real_seed_index: Path
+) -> Engine:
+    index = copy_index(real_seed_index, tmp_path_factory.mktemp("grounding"))
     return Engine(load_settings(index_dir=index), embeddings=real_embeddings)
 
 

@@ -3,7 +3,6 @@ real index of seeds/, and qa.chain answers with citations from a question or a c
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,24 +16,23 @@ from qa.answering.prompting import NOT_FOUND_TEXT
 from qa.embeddings import SentenceEmbeddings
 from qa.langchain import QARetriever
 
-from .conftest import SEED_FILE
+from .conftest import SEED_FILE, copy_index
 
 QUESTION = "Which two Chinese banks restricted financing?"
 _index: dict[str, Path] = {}
 
 
 @pytest.fixture(scope="module", autouse=True)
-def seed_index(tmp_path_factory: pytest.TempPathFactory, embeddings: SentenceEmbeddings) -> Path:
-    """An index of seeds/ built once for this module with the session's model."""
-    root = tmp_path_factory.mktemp("langchain")
-    docs = root / "docs"
-    docs.mkdir()
-    shutil.copy(SEED_FILE, docs / SEED_FILE.name)
-    settings = qa.load_settings(index_dir=root / "index")
-    report = qa.ingest([docs], settings, embeddings=embeddings)
-    assert report.chunks_total >= 4  # the standard tests ask for 3 documents
-    _index["dir"] = settings.index_dir
-    return settings.index_dir
+def seed_index(tmp_path_factory: pytest.TempPathFactory, embeddings: SentenceEmbeddings, real_seed_index: Path) -> Path:
+    """An index of seeds/ with the session's model: a copy of the session's."""
+    index = copy_index(real_seed_index, tmp_path_factory.mktemp("langchain"))
+    reader = qa.IndexReader(qa.load_settings(index_dir=index), embeddings)
+    try:
+        assert reader.count() >= 4  # the standard tests ask for 3 documents
+    finally:
+        reader.close()
+    _index["dir"] = index
+    return index
 
 
 class TestQARetrieverStandard(RetrieversIntegrationTests):

@@ -36,11 +36,10 @@ from qa.answering.citations import CitationChecker
 from qa.answering.engine import Engine
 from qa.answering.prompting import NOT_FOUND_TEXT, compact_answer_messages
 from qa.errors import ConfigError
-from qa.ingestion.pipeline import ingest
 from qa.text.markers import MARKER
 from qa.types import Answer, Passage
 
-from .conftest import SEED_FILE, SEEDS
+from .conftest import SEED_FILE, copy_index
 
 SEED_TEXT = SEED_FILE.read_text(encoding="utf-8")
 OFF_TOPIC = "What is the tallest mountain on Venus?"
@@ -59,10 +58,9 @@ def local_model() -> LoadedModel:
 
 
 @pytest.fixture(scope="module")
-def seed_index(tmp_path_factory: pytest.TempPathFactory, embeddings: Any) -> Path:
-    index = tmp_path_factory.mktemp("seed-local") / "index"
-    ingest([SEEDS], load_settings(index_dir=index), embeddings=embeddings)
-    return index
+def seed_index(tmp_path_factory: pytest.TempPathFactory, real_seed_index: Path) -> Path:
+    """seeds/ indexed with the real model (this module's `embeddings`): a copy of the session's."""
+    return copy_index(real_seed_index, tmp_path_factory.mktemp("seed-local"))
 
 
 @pytest.fixture(scope="module")

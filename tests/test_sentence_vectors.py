@@ -18,7 +18,7 @@ from qa.embeddings import SentenceEmbeddings
 from qa.store.sentences import pack, sentence_hash, unpack
 from qa.text.sentences import sentence_texts as sentences_of
 
-from .conftest import SEEDS, run_cli, write_articles
+from .conftest import SEEDS, copy_index, run_cli, write_articles
 from .doubles import HashEmbeddings
 
 QUESTIONS = [
@@ -30,10 +30,9 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module")
-def seed_index(tmp_path_factory: pytest.TempPathFactory, real_embeddings: SentenceEmbeddings) -> Path:
-    index = tmp_path_factory.mktemp("sentences") / "index"
-    ingest([SEEDS], load_settings(index_dir=index), embeddings=real_embeddings)
-    return index
+def seed_index(tmp_path_factory: pytest.TempPathFactory, real_seed_index: Path) -> Path:
+    """seeds/ indexed with the real model: a copy of the session's."""
+    return copy_index(real_seed_index, tmp_path_factory.mktemp("sentences"))
 
 
 def stored_rows(index: Path) -> tuple[dict[bytes, np.ndarray], dict[str, set[bytes]]]:
