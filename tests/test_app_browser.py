@@ -85,7 +85,9 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="module")
 def auth_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    yield from start_app(tmp_path_factory.mktemp("auth-app"), {"QA_AUTH": AUTH})
+    """The app behind a login. Who may see and change what does not depend on the embedding
+    model, so this app embeds with the hash double."""
+    yield from start_app(tmp_path_factory.mktemp("auth-app"), {**hash_model_env(), "QA_AUTH": AUTH})
 
 
 @pytest.fixture(scope="module")

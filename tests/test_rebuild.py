@@ -117,7 +117,7 @@ def test_model_change_is_refused_until_rebuild(tmp_path: Path, make_settings, em
     settings = make_settings()
     ingest([ROOT / "seeds"], settings, embeddings=embeddings)
     other_settings = make_settings(embedding_model=str(small_model))
-    other = SentenceEmbeddings(str(small_model))
+    other = SentenceEmbeddings(str(small_model), dtype="float32")  # a set format: no calibration of a new model
     with pytest.raises(IndexMismatch, match="--rebuild"):
         ingest([ROOT / "seeds"], other_settings, embeddings=other)
     with pytest.raises(IndexMismatch, match="all-MiniLM-L6-v2"):

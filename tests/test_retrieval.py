@@ -35,42 +35,44 @@ def vector_keys(settings: Any) -> set[str]:
     return set(open_client(settings).get_collection(state.collection).get(include=[])["ids"])
 
 
-def test_bm25_follows_the_index_through_changes(tmp_path: Path, make_settings: Any, embeddings: Any) -> None:
+def test_bm25_follows_the_index_through_changes(tmp_path: Path, make_settings: Any, hash_embeddings: Any) -> None:
+    """Which chunks the keyword index holds does not depend on the model: the hash double embeds."""
     settings = make_settings()
     docs = tmp_path / "docs"
     paths = write_articles(docs, 4)
-    ingest([docs], settings, embeddings=embeddings)
-    assert keyword_keys(settings, embeddings) == vector_keys(settings) != set()
+    ingest([docs], settings, embeddings=hash_embeddings)
+    assert keyword_keys(settings, hash_embeddings) == vector_keys(settings) != set()
 
     paths[0].write_text("Zanzibar ferry timetable\n\nThe quokka ferry leaves at dawn.\n", encoding="utf-8")
     paths[1].unlink()
-    ingest([docs], settings, embeddings=embeddings)
-    assert keyword_keys(settings, embeddings) == vector_keys(settings)
-    hits = Retriever(settings, embeddings).search("quokka ferry", k=2, mode="bm25").passages
+    ingest([docs], settings, embeddings=hash_embeddings)
+    assert keyword_keys(settings, hash_embeddings) == vector_keys(settings)
+    hits = Retriever(settings, hash_embeddings).search("quokka ferry", k=2, mode="bm25").passages
     assert hits and hits[0].source.endswith(paths[0].name)
 
-    ingest([docs], settings, rebuild=True, embeddings=embeddings)
-    assert keyword_keys(settings, embeddings) == vector_keys(settings)
+    ingest([docs], settings, rebuild=True, embeddings=hash_embeddings)
+    assert keyword_keys(settings, hash_embeddings) == vector_keys(settings)
     state = read_state(settings.index_dir)
     assert state is not None
     # Only the published keyword index is kept on disk.
     assert [p.name for p in (settings.index_dir / "bm25").iterdir()] == [state.bm25]
 
 
-def test_index_from_before_keyword_search_gets_one(tmp_path: Path, make_settings: Any, embeddings: Any) -> None:
+def test_index_from_before_keyword_search_gets_one(tmp_path: Path, make_settings: Any, hash_embeddings: Any) -> None:
+    """Which chunks the keyword index holds does not depend on the model: the hash double embeds."""
     settings = make_settings()
     docs = tmp_path / "docs"
     write_articles(docs, 3)
-    ingest([docs], settings, embeddings=embeddings)
+    ingest([docs], settings, embeddings=hash_embeddings)
     pointer = settings.index_dir / "index.json"
     old = json.loads(pointer.read_text())
     old["bm25"] = ""
     pointer.write_text(json.dumps(old))
     shutil.rmtree(settings.index_dir / "bm25")
-    assert IndexReader(settings, embeddings).keyword_index() is None  # dense still answers meanwhile
-    report = ingest([docs], settings, embeddings=embeddings)
+    assert IndexReader(settings, hash_embeddings).keyword_index() is None  # dense still answers meanwhile
+    report = ingest([docs], settings, embeddings=hash_embeddings)
     assert report.chunks_added == 0  # nothing re-embedded
-    assert keyword_keys(settings, embeddings) == vector_keys(settings)
+    assert keyword_keys(settings, hash_embeddings) == vector_keys(settings)
 
 
 def test_hybrid_finds_rare_codes_and_paraphrases(tmp_path: Path, make_settings: Any, embeddings: Any) -> None:
@@ -91,14 +93,15 @@ def test_hybrid_finds_rare_codes_and_paraphrases(tmp_path: Path, make_settings: 
     assert meaning[0].source == "pets.txt"
 
 
-def test_near_duplicates_count_once_and_source_filter(tmp_path: Path, make_settings: Any, embeddings: Any) -> None:
+def test_near_duplicates_count_once_and_source_filter(tmp_path: Path, make_settings: Any, hash_embeddings: Any) -> None:
+    """Identical passages have identical vectors under any model: the hash double embeds."""
     settings = make_settings()
     docs = tmp_path / "docs"
     docs.mkdir()
     shutil.copy(SEED_FILE, docs / "copy-a.txt")
     shutil.copy(SEED_FILE, docs / "copy-b.txt")
-    ingest([docs], settings, embeddings=embeddings)
-    retriever = Retriever(settings, embeddings)
+    ingest([docs], settings, embeddings=hash_embeddings)
+    retriever = Retriever(settings, hash_embeddings)
     found = retriever.search("Which two Chinese banks restricted financing?", k=4).passages
     texts = [p.text for p in found]
     assert len(texts) == len(set(texts))

@@ -17,6 +17,13 @@ from chromadb.config import Settings as ChromaSettings
 from qa import IndexReader, ingest, read_state
 
 from .conftest import ROOT, run_cli
+from .doubles import HashEmbeddings
+
+
+@pytest.fixture(scope="module")
+def embeddings(hash_embeddings: HashEmbeddings) -> HashEmbeddings:
+    """Where the vectors are stored does not depend on the model: the hash double embeds."""
+    return hash_embeddings
 
 
 def free_port() -> int:
