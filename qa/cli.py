@@ -1,6 +1,6 @@
 """Command-line edges: argument parsing, logging setup, and QAError -> one line + exit 1.
 
-`qa` (and `python -m qa`) ask | ingest | search | stats | check | serve | mcp | app; `python ingest.py`
+`qa` (and `python -m qa`) ask | ingest | search | stats | check | collections | serve | mcp | app; `python ingest.py`
 and `python app.py` are the same as `qa ingest` and `qa app`."""
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from . import commands
 from .errors import QAError
 
 log = logging.getLogger("qa")
@@ -45,6 +46,9 @@ def ingest_parser(prog: str = "ingest.py") -> argparse.ArgumentParser:
     )
     parser.add_argument("paths", nargs="*", help="files or folders (default: those already indexed, else seeds/)")
     parser.add_argument("--index", dest="index_dir", help="index folder (QA_INDEX_DIR, default vectorstore/)")
+    parser.add_argument(
+        "--collection", help="the collection to ingest into, made if new (QA_COLLECTION, default: default)"
+    )
     parser.add_argument("--docs", dest="docs_dir", help="documents folder used when no PATH is given (QA_DOCS_DIR)")
     parser.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000 (QA_CHROMA_URL)")
     parser.add_argument("--model", dest="embedding_model", help="embedding model name or folder (QA_EMBEDDING_MODEL)")
@@ -72,14 +76,17 @@ def ingest_parser(prog: str = "ingest.py") -> argparse.ArgumentParser:
 def run_ingest(args: argparse.Namespace) -> int:
     from .config import load_settings
     from .ingestion.pipeline import ingest
+    from .store.collections import ensure
 
     settings = load_settings(
         index_dir=args.index_dir,
+        collection=args.collection,
         chroma_url=args.chroma_url,
         embedding_model=args.embedding_model,
         docs_dir=args.docs_dir,
         outside_symlinks=False if args.confine_symlinks else None,
     )
+    ensure(settings)
     show_progress = not args.quiet and not args.progress_json and sys.stderr.isatty()
 
     def emit(progress: Any) -> None:
@@ -151,138 +158,10 @@ def ingest_main(argv: Sequence[str] | None = None) -> int:
     return run_ingest(args)
 
 
-def _search_cmd(args: argparse.Namespace) -> int:
-    from .config import load_settings
-    from .store.reader import IndexReader
-
-    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url)
-    reader = IndexReader(settings)
-    passages = reader.search(args.query, k=args.k)
-    if args.json:
-        print(json.dumps([passage.__dict__ for passage in passages]))
-    else:
-        for rank, passage in enumerate(passages, 1):
-            where = passage.source + (
-                f", {passage.location}" if passage.location else f" p.{passage.page}" if passage.page else ""
-            )
-            print(f"[{rank}] {where} ({passage.score:.3f})\n    {passage.text[:300]!s}\n")
-    return 0
-
-
-def _stats_cmd(args: argparse.Namespace) -> int:
-    from .config import load_settings
-    from .store.reader import IndexReader
-
-    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url)
-    reader = IndexReader(settings)
-    assert reader.state is not None
-    state, embeddings = reader.state, reader.embeddings
-    stats = {
-        **state.__dict__,
-        "chunks": reader.count(),
-        "index_dir": str(settings.index_dir),
-        # what built the vectors (an index from before this was recorded: what embeds now)
-        "embedding_dtype": state.embedding_dtype or embeddings.dtype,
-        "embedding_backend": state.embedding_backend or embeddings.backend,
-        # what this configuration embeds questions with (another format of the same model is fine)
-        "query_embedding": {"dtype": embeddings.dtype, "backend": embeddings.backend},
-    }
-    print(json.dumps(stats, indent=None if args.json else 2))
-    return 0
-
-
-def print_answer(answer: Any, streamed: str) -> None:
-    """The short answer, the checked answer (again, if it differs from what streamed), then its
-    sources."""
-    if answer.short:
-        print(("\n\n" if streamed else "") + f"Answer: {answer.short}\n")
-    if answer.text != streamed.strip():
-        if streamed:
-            print("\n\nChecked answer:")
-        print(answer.text)
-    else:
-        print()
-    if answer.fallback:
-        print(f"\n(The {answer.backend} backend failed: {answer.error}. This is the extractive answer.)")
-    for claim in answer.claims:
-        if claim.verdict == "contradicted":
-            sources = ", ".join(f"[{n}]" for n in claim.citations)
-            print(f"\n(Contradicted by {sources}: {claim.text!r}: {claim.reason})")
-        elif claim.verdict == "unsupported":
-            print(f"\n(Not supported by the documents: {claim.text!r}: {claim.reason})")
-    if answer.citations:
-        print("\nSources:")
-    for citation in answer.citations:
-        where = citation.source + (
-            f", {citation.location}" if citation.location else f", p. {citation.page}" if citation.page else ""
-        )
-        title = f" - {citation.title}" if citation.title else ""
-        print(f"[{citation.n}] {where}{title} (score {citation.score:.2f})\n    \u201c{citation.quote}\u201d")
-
-
-def _ask_cmd(args: argparse.Namespace) -> int:
-    from datetime import date
-
-    from .answering.engine import Engine
-    from .config import load_settings
-    from .errors import ConfigError
-    from .types import Answer
-
-    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url, backend=args.backend, top_k=args.k)
-    try:
-        as_of = date.fromisoformat(args.as_of) if args.as_of else None
-    except ValueError as exc:
-        raise ConfigError(f"--as-of wants a date like 2022-06-16, got {args.as_of!r}") from exc
-    engine = Engine(settings)
-    streamed = ""
-    final = None
-    live = not args.json and settings.backend != "extractive"
-    for event in engine.stream(args.question, sources=args.source or None, as_of=as_of):
-        if isinstance(event, Answer):
-            final = event
-        elif live:
-            streamed += event
-            print(event, end="", flush=True)
-    assert final is not None
-    if args.json:
-        print(json.dumps(final.to_json(), ensure_ascii=False))
-    else:
-        print_answer(final, streamed)
-    return 0
-
-
-def _check_cmd(args: argparse.Namespace) -> int:
-    from .config import load_settings
-    from .store.check import check, format_report
-
-    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url)
-    report = check(settings, repair=args.repair)
-    print(format_report(report, args.json))
-    return 0 if report.consistent or report.repaired else 1
-
-
-def _serve_cmd(args: argparse.Namespace) -> int:
-    from .config import load_settings
-    from .openai_api import serve
-
-    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url, backend=args.backend)
-    level = "error" if args.quiet else "debug" if args.verbose else "info"
-    serve(settings, host=args.host, port=args.port, log_level=level)
-    return 0
-
-
-def _mcp_cmd(args: argparse.Namespace) -> int:
-    from .config import load_settings
-    from .mcp_server import serve
-
-    settings = load_settings(index_dir=args.index_dir, chroma_url=args.chroma_url, backend=args.backend)
-    serve(settings, transport=args.transport, host=args.host, port=args.port)
-    return 0
-
-
 def _index_options(command: argparse.ArgumentParser, json_output: bool = True) -> None:
     """The options every reading command shares."""
     command.add_argument("--index", dest="index_dir", help="index folder (QA_INDEX_DIR)")
+    command.add_argument("--collection", help="the collection (QA_COLLECTION, default: default)")
     command.add_argument("--chroma-url", help="Chroma server (QA_CHROMA_URL)")
     if json_output:
         command.add_argument("--json", action="store_true", help="print one JSON object")
@@ -297,6 +176,7 @@ def app_parser(prog: str = "app.py") -> argparse.ArgumentParser:
     parser.add_argument(
         "--docs", dest="docs_dir", help="documents folder: uploads and rebuilds (QA_DOCS_DIR, default seeds/)"
     )
+    parser.add_argument("--collection", help="the collection the app serves and manages (QA_COLLECTION)")
     parser.add_argument("--host", help="address to bind (QA_HOST, default 127.0.0.1; 0.0.0.0 exposes the app)")
     parser.add_argument("--port", type=int, help="port (QA_PORT, default 7860)")
     parser.add_argument("--backend", help="extractive (default), openai, ollama or local (QA_BACKEND)")
@@ -310,18 +190,21 @@ def app_parser(prog: str = "app.py") -> argparse.ArgumentParser:
 
 def run_app(args: argparse.Namespace) -> int:
     from .config import load_settings
+    from .store.collections import ensure
     from .web.launch import serve_app
 
     logging.getLogger("qa").setLevel(logging.INFO)
     # The documents folder is what web users may read: symlinks out of it are never followed.
     settings = load_settings(
         index_dir=args.index_dir,
+        collection=args.collection,
         docs_dir=args.docs_dir,
         host=args.host,
         port=args.port,
         backend=args.backend,
         outside_symlinks=False,
     )
+    ensure(settings)
     serve_app(settings, started=args.started, watch=args.watch)
     return 0
 
@@ -338,39 +221,61 @@ def app_main(argv: Sequence[str] | None = None) -> int:
 
 @guarded
 def qa_main(argv: Sequence[str] | None = None) -> int:
-    """qa ask|ingest|search|stats|check|serve|mcp|app"""
+    """qa ask|ingest|search|stats|check|collections|serve|mcp|app"""
     started = time.perf_counter()
     quiet_third_parties()
     parser = argparse.ArgumentParser(prog="qa", description="Ask your documents; every answer cites its sources.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    ingest_cmd = commands.add_parser("ingest", parents=[ingest_parser("ingest")], add_help=False)
+    subcommands = parser.add_subparsers(dest="command", required=True)
+    ingest_cmd = subcommands.add_parser("ingest", parents=[ingest_parser("ingest")], add_help=False)
     ingest_cmd.set_defaults(handler=run_ingest)
-    ask = commands.add_parser("ask", help="answer a question from the documents, with citations")
+    ask = subcommands.add_parser("ask", help="answer a question from the documents, with citations")
     ask.add_argument("question")
     ask.add_argument("--backend", help="extractive (default), openai, ollama or local (QA_BACKEND)")
     ask.add_argument("--k", "-k", type=int, help="passages to answer from (QA_TOP_K, default 4)")
     ask.add_argument("--source", action="append", help="only passages of this file (as ingested); repeatable")
     ask.add_argument("--as-of", help="the date the question is asked on, for 'this week' (default today)")
     _index_options(ask)
-    ask.set_defaults(handler=_ask_cmd)
-    for name, handler, text in (("search", _search_cmd, "nearest passages"), ("stats", _stats_cmd, "index facts")):
-        sub = commands.add_parser(name, help=text)
+    ask.set_defaults(handler=commands.ask_cmd)
+    for name, handler, text in (
+        ("search", commands.search_cmd, "nearest passages"),
+        ("stats", commands.stats_cmd, "index facts"),
+    ):
+        sub = subcommands.add_parser(name, help=text)
         if name == "search":
             sub.add_argument("query")
             sub.add_argument("-k", type=int, default=4)
         _index_options(sub)
         sub.set_defaults(handler=handler)
-    check_cmd = commands.add_parser("check", help="find (and --repair) drift between vectors, records and BM25")
+    check_cmd = subcommands.add_parser("check", help="find (and --repair) drift between vectors, records and BM25")
     check_cmd.add_argument("--repair", action="store_true", help="fix what is found (takes the write lock)")
     _index_options(check_cmd)
-    check_cmd.set_defaults(handler=_check_cmd)
-    serve_cmd = commands.add_parser("serve", help="OpenAI-compatible chat API (/v1/chat/completions) with citations")
+    check_cmd.set_defaults(handler=commands.check_cmd)
+    serve_cmd = subcommands.add_parser("serve", help="OpenAI-compatible chat API (/v1/chat/completions) with citations")
     serve_cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     serve_cmd.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     serve_cmd.add_argument("--backend", help="extractive (default), openai, ollama or local (QA_BACKEND)")
     _index_options(serve_cmd, json_output=False)
-    serve_cmd.set_defaults(handler=_serve_cmd)
-    mcp_cmd = commands.add_parser(
+    serve_cmd.set_defaults(handler=commands.serve_cmd)
+    collections_cmd = subcommands.add_parser(
+        "collections", help="list the collections (documents, chunks); create, rename or delete one"
+    )
+    _index_options(collections_cmd)
+    where = argparse.ArgumentParser(add_help=False)  # --index after the action too
+    where.add_argument("--index", dest="index_dir", default=argparse.SUPPRESS, help="index folder (QA_INDEX_DIR)")
+    where.add_argument("--chroma-url", default=argparse.SUPPRESS, help="Chroma server (QA_CHROMA_URL)")
+    actions = collections_cmd.add_subparsers(dest="action")
+    create = actions.add_parser("create", parents=[where], help="a new, empty collection")
+    create.add_argument("name")
+    create.add_argument("--docs", help="its documents folder (default: INDEX/documents/NAME)")
+    rename = actions.add_parser("rename", parents=[where], help="rename a collection (not while it is being ingested)")
+    rename.add_argument("name")
+    rename.add_argument("new_name")
+    delete = actions.add_parser("delete", parents=[where], help="delete a collection's index (asks first)")
+    delete.add_argument("name")
+    delete.add_argument("--documents", action="store_true", help="also delete its documents folder")
+    delete.add_argument("--yes", action="store_true", help="do not ask")
+    collections_cmd.set_defaults(handler=commands.collections_cmd)
+    mcp_cmd = subcommands.add_parser(
         "mcp", help="MCP server: ask, search and list_documents tools for assistants and editors"
     )
     mcp_cmd.add_argument(
@@ -383,8 +288,8 @@ def qa_main(argv: Sequence[str] | None = None) -> int:
     mcp_cmd.add_argument("--port", type=int, default=8765, help="port over http (default 8765)")
     mcp_cmd.add_argument("--backend", help="extractive (default), openai, ollama or local (QA_BACKEND)")
     _index_options(mcp_cmd, json_output=False)
-    mcp_cmd.set_defaults(handler=_mcp_cmd)
-    app_cmd = commands.add_parser(
+    mcp_cmd.set_defaults(handler=commands.mcp_cmd)
+    app_cmd = subcommands.add_parser(
         "app", parents=[app_parser("qa app")], add_help=False, help="the web app (same as python app.py)"
     )
     app_cmd.set_defaults(handler=run_app, started=started)

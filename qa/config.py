@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -25,6 +25,26 @@ from pydantic_settings import (
 )
 
 from .errors import ConfigError
+
+DEFAULT_COLLECTION = "default"
+COLLECTION_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"  # a folder name everywhere, and a model id in the API
+COLLECTIONS_DIR = "collections"
+COLLECTION_FILE = "collection.json"
+
+
+def default_docs_dir(root: Path, name: str) -> Path:
+    return root / "documents" / name
+
+
+def collection_docs_dir(root: Path, name: str) -> Path:
+    """A named collection's documents folder: the one it was created with, else ROOT/documents/NAME."""
+    try:
+        record = json.loads((root / COLLECTIONS_DIR / name / COLLECTION_FILE).read_text(encoding="utf-8"))
+        recorded = record.get("docs_dir")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    return Path(recorded) if isinstance(recorded, str) and recorded else default_docs_dir(root, name)
+
 
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 #: The environment variable carrying a whole settings object to a child process.
@@ -53,8 +73,18 @@ class Settings(BaseSettings):
     """Every knob of the product. Env var = QA_ + upper-case field name."""
 
     model_config = SettingsConfigDict(env_prefix="QA_", extra="forbid", validate_default=True)
+    _root: Path = PrivateAttr()
 
-    index_dir: Path = Field(Path("vectorstore"), description="Folder of the index (Chroma, records).")
+    index_dir: Path = Field(
+        Path("vectorstore"),
+        description="Folder of the index (Chroma, records); with a collection other than `default`, the root "
+        "whose collections/NAME/ holds it (index_dir is then that collection's index).",
+    )
+    collection: str = Field(
+        DEFAULT_COLLECTION,
+        pattern=COLLECTION_NAME,
+        description="The collection asked, searched and ingested: its own documents folder and index.",
+    )
     chroma_url: str | None = Field(None, description="Use a Chroma server, e.g. http://127.0.0.1:8000.")
     docs_dir: Path = Field(
         Path("seeds"), description="The documents folder: ingested when no path is given; app uploads go there."
@@ -191,6 +221,24 @@ class Settings(BaseSettings):
         None, description="Bearer token every API request must carry (Authorization: Bearer KEY); unset = none."
     )
 
+    @model_validator(mode="after")
+    def _collection_paths(self) -> Settings:
+        """A named collection's index (and, unless given, documents folder) under the root's
+        collections/NAME/. Idempotent: a child handed these settings resolves to the same paths."""
+        root = self._root = self.index_dir
+        if self.collection == DEFAULT_COLLECTION:
+            self.index_dir = root
+            return self
+        self.index_dir = root / COLLECTIONS_DIR / self.collection / "index"
+        if "docs_dir" not in self.model_fields_set:
+            self.docs_dir = collection_docs_dir(root, self.collection)
+        return self
+
+    @property
+    def index_root(self) -> Path:
+        """The index folder given: the default collection's index, the root of the others."""
+        return self._root
+
     @field_validator("index_dir", "docs_dir", "cache_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -226,6 +274,7 @@ class Settings(BaseSettings):
     def revealed(self) -> dict[str, Any]:
         """Every value as JSON data, secrets in clear (for a child process, never for display)."""
         data = self.model_dump(mode="json")
+        data["index_dir"] = str(self._root)  # the child derives the collection's folders again
         for name, value in self:
             if isinstance(value, SecretStr):
                 data[name] = value.get_secret_value()

@@ -69,7 +69,7 @@ class QARetriever(BaseRetriever):
             return load_settings(index_dir=self.index_dir)
         if self.index_dir is None:
             return self.settings
-        return self.settings.model_copy(update={"index_dir": Path(self.index_dir)})
+        return load_settings(**{**self.settings.revealed(), "index_dir": Path(self.index_dir)})
 
     @property
     def engine(self) -> Engine:

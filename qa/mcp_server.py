@@ -22,11 +22,11 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from concurrent.futures import Future
 from datetime import UTC, datetime
 from importlib import metadata
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from urllib.parse import quote, unquote
 
 import anyio
@@ -34,15 +34,26 @@ from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
 from mcp.types import CallToolResult, Resource, TextContent, ToolAnnotations
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyUrl, Field
 from starlette.responses import JSONResponse
 
-from .answering.engine import Engine
 from .config import Settings
+from .engines import EnginePool
 from .errors import ConfigError, QAError
 from .http_auth import BearerAuth, is_loopback
+from .mcp_results import (
+    AskResult,
+    CollectionsResult,
+    DocumentsResult,
+    SearchResult,
+    Turn,
+    answer_text,
+    passage_json,
+    stitched,
+)
+from .store import collections
 from .store.overview import overview
-from .types import Answer, Passage
+from .types import Answer
 
 log = logging.getLogger(__name__)
 
@@ -58,160 +69,56 @@ INSTRUCTIONS = (
 )
 
 
-class Turn(BaseModel):
-    """One earlier message of the conversation (follow-up questions are read in its light)."""
-
-    role: Literal["user", "assistant"]
-    content: str = Field(max_length=20_000)
-
-
-class CitationOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    n: int = Field(description="The [n] marker in the answer text.")
-    source: str = Field(description="The file, as ingested.")
-    title: str
-    page: int | None = Field(description="Page or slide number, when the file has pages.")
-    location: str | None = Field(None, description='Where in the file: "slide 3", "sheet Budget, rows 12-30", ...')
-    quote: str = Field(description="The sentence of the passage that the cited answer sentence rests on.")
-    passage: str = Field("", description="The whole cited passage.")
-    score: float
-    date: str | None = None
-    chunk_id: str
-    start: int
-    end: int
-
-
-class ClaimOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    text: str = Field(description="One sentence of the answer.")
-    verdict: Literal["supported", "contradicted", "unsupported"]
-    citations: list[int]
-    reason: str = ""
-    quote: str = ""
-
-
-class AskResult(BaseModel):
-    """The checked answer: the fields of `qa ask --json`."""
-
-    model_config = ConfigDict(extra="allow")
-
-    short: str | None = Field(description="The answer in a few words (a name, a number, a date), or null.")
-    text: str = Field(description="The answer, its sentences cited [n]; flagged ones marked [unsupported].")
-    citations: list[CitationOut]
-    unsupported: list[str] = Field(description="Answer sentences no passage supports.")
-    claims: list[ClaimOut] = Field(description="The check's verdict on each sentence, in order.")
-    backend: str
-    not_found: bool = Field(description="True when the documents hold no answer.")
-    fallback: bool = Field(description="True when the configured LLM failed and this is the extractive answer.")
-    error: str | None
-    question: str
-    standalone_question: str
-
-
-class PassageOut(BaseModel):
-    source: str
-    page: int | None
-    location: str | None
-    title: str
-    text: str
-    score: float = Field(description="Cosine similarity to the query.")
-    date: str | None
-    chunk_id: str
-
-
-class SearchResult(BaseModel):
-    passages: list[PassageOut] = Field(description="Best first.")
-
-
-class DocumentOut(BaseModel):
-    source: str = Field(description="The file as ingested: what `sources` takes.")
-    chunks: int
-    size: int = Field(description="Bytes.")
-    modified: str = Field(description="When the file was last changed (ISO 8601, UTC).")
-    uri: str = Field(description="The resource holding its text as indexed.")
-
-
-class DocumentsResult(BaseModel):
-    documents: list[DocumentOut]
-    chunks: int = Field(description="Chunks in the whole index.")
-
-
-def answer_text(answer: Answer) -> str:
-    """The answer as a model or a person reads it: the short answer, the text, the quotes."""
-    lines = [f"Answer: {answer.short}", ""] if answer.short else []
-    lines.append(answer.text)
-    if answer.fallback:
-        lines += ["", f"(The {answer.backend} backend failed: {answer.error}. This is the extractive answer.)"]
-    if answer.citations:
-        lines += ["", "Sources:"]
-    for citation in answer.citations:
-        where = citation.location or (f"p. {citation.page}" if citation.page else "")
-        lines.append(f"[{citation.n}] {citation.source}{', ' + where if where else ''}: \u201c{citation.quote}\u201d")
-    return "\n".join(lines)
-
-
-def passage_json(passage: Passage) -> dict[str, Any]:
-    return {
-        "source": passage.source,
-        "page": passage.page,
-        "location": passage.location,
-        "title": passage.title,
-        "text": passage.text,
-        "score": passage.score,
-        "date": passage.date,
-        "chunk_id": passage.chunk_id,
-    }
-
-
-def stitched(passages: Sequence[Passage]) -> str:
-    """A document's text from its chunks (which overlap): each chunk from where the last ended."""
-    parts: list[str] = []
-    covered = -1
-    for passage in sorted(passages, key=lambda p: (p.start, p.end)):
-        if passage.end <= covered:
-            continue
-        skip = max(0, covered - passage.start)
-        if parts and skip == 0:
-            parts.append("\n\n")
-        parts.append(passage.text[skip:])
-        covered = passage.end
-    return "".join(parts)
+def resource_uri(source: str, collection: str, default: str) -> str:
+    uri = RESOURCE_PREFIX + quote(source, safe="/")
+    return uri if collection == default else f"{uri}?collection={quote(collection, safe='')}"
 
 
 class DocumentsServer(MCPServer):
-    """MCPServer whose resources are the index's documents, listed as they are now."""
+    """MCPServer whose resources are the documents of every collection, listed as they are now."""
 
-    def __init__(self, settings: Settings, engine: Future[Engine], **options: Any) -> None:
+    def __init__(self, engines: EnginePool, ready: Future[None], **options: Any) -> None:
         super().__init__(**options)
-        self.qa_settings = settings
-        self.engine = engine
+        self.engines = engines
+        self.ready = ready  # set once the first engine (and the model) has loaded
+
+    def _documents(self) -> list[tuple[str, Any]]:
+        found = []
+        for name in self.engines.names():
+            found += [(name, record) for record in overview(self.engines.settings_of(name)).documents]
+        return found
 
     async def list_resources(self) -> list[Resource]:
-        documents = await anyio.to_thread.run_sync(lambda: overview(self.qa_settings).documents)
+        documents = await anyio.to_thread.run_sync(self._documents)
         return [
             Resource(
-                uri=RESOURCE_PREFIX + quote(record.source, safe="/"),
-                name=record.source,
-                description=f"{record.chunks} chunks, as indexed",
+                uri=resource_uri(record.source, name, self.engines.default),
+                name=record.source if name == self.engines.default else f"{name}: {record.source}",
+                description=f"{record.chunks} chunks of collection {name}, as indexed",
                 mime_type="text/plain",
             )
-            for record in documents
+            for name, record in documents
         ] + await super().list_resources()
 
     async def read_resource(self, uri: AnyUrl | str, context: Any = None) -> Iterable[ReadResourceContents] | Any:
         if not str(uri).startswith(RESOURCE_PREFIX):
             return await super().read_resource(uri, context)
-        source = unquote(str(uri)[len(RESOURCE_PREFIX) :])
-        if await anyio.to_thread.run_sync(lambda: overview(self.qa_settings).document(source)) is None:
-            raise ResourceNotFoundError(f"no indexed document {source!r}: list_documents names them")
+        path, _, query = str(uri)[len(RESOURCE_PREFIX) :].partition("?")
+        source = unquote(path)
+        collection = unquote(query.removeprefix("collection=")) if query.startswith("collection=") else None
+
+        def read() -> str:
+            settings = self.engines.settings_of(collection)
+            if overview(settings).document(source) is None:
+                raise ResourceNotFoundError(f"no indexed document {source!r}: list_documents names them")
+            return stitched(self.engines.get(collection).retriever.reader.document_passages(source))
+
         try:
-            engine = await anyio.to_thread.run_sync(self.engine.result)
-            passages = await anyio.to_thread.run_sync(engine.retriever.reader.document_passages, source)
+            await anyio.to_thread.run_sync(self.ready.result)
+            text = await anyio.to_thread.run_sync(read)
         except QAError as exc:
             raise ResourceError(str(exc)) from exc
-        return [ReadResourceContents(content=stitched(passages), mime_type="text/plain")]
+        return [ReadResourceContents(content=text, mime_type="text/plain")]
 
 
 def package_version() -> str:
@@ -221,25 +128,35 @@ def package_version() -> str:
         return "0"
 
 
-def create_server(settings: Settings, engine: Engine | Future[Engine]) -> DocumentsServer:
-    """The MCP server over `engine` (or the engine a background load will give)."""
-    if isinstance(engine, Engine):
-        ready: Future[Engine] = Future()
-        ready.set_result(engine)
-        engine = ready
-    server = DocumentsServer(settings, engine, name="qa", version=package_version(), instructions=INSTRUCTIONS)
-    limiter: list[anyio.CapacityLimiter] = []  # made in the event loop, on first use
+COLLECTION_ARGUMENT = Field(description="The collection to use (list_collections names them); default: the server's.")
 
-    async def run(function: Any, *args: Any, **kwargs: Any) -> Any:
+
+def create_server(engines: EnginePool, ready: Future[None] | None = None) -> DocumentsServer:
+    """The MCP server over `engines` (`ready`: set when a background load has finished)."""
+    if ready is None:
+        ready = Future()
+        ready.set_result(None)
+    server = DocumentsServer(engines, ready, name="qa", version=package_version(), instructions=INSTRUCTIONS)
+    limiter: list[anyio.CapacityLimiter] = []  # made in the event loop, on first use
+    concurrency = engines.settings.answer_concurrency
+
+    async def run(function: Any, collection: str | None, sources: list[str] | None) -> Any:
+        """`function(engine, sources)` in a thread, on the collection's engine, sources checked."""
         if not limiter:
-            limiter.append(anyio.CapacityLimiter(settings.answer_concurrency))
+            limiter.append(anyio.CapacityLimiter(concurrency))
+
+        def call() -> Any:
+            settings = engines.settings_of(collection)
+            engine = engines.get(collection)
+            return function(engine, checked_sources(settings, sources))
+
         try:
-            loaded = await anyio.to_thread.run_sync(server.engine.result)
-            return await anyio.to_thread.run_sync(lambda: function(loaded, *args, **kwargs), limiter=limiter[0])
-        except QAError as exc:  # no index yet, the store failed, ...: the model may tell the user
+            await anyio.to_thread.run_sync(ready.result)
+            return await anyio.to_thread.run_sync(call, limiter=limiter[0])
+        except QAError as exc:  # no such collection, no index yet, the store failed: the model may say so
             raise ToolError(str(exc)) from exc
 
-    def checked_sources(sources: list[str] | None) -> list[str] | None:
+    def checked_sources(settings: Settings, sources: list[str] | None) -> list[str] | None:
         if not sources:
             return None
         known = {record.source for record in overview(settings).documents}
@@ -268,12 +185,14 @@ def create_server(settings: Settings, engine: Engine | Future[Engine]) -> Docume
         sources: Annotated[
             list[str] | None, Field(description="Answer only from these files (names as list_documents gives).")
         ] = None,
+        collection: Annotated[str | None, COLLECTION_ARGUMENT] = None,
     ) -> Annotated[CallToolResult, AskResult]:
         if not question.strip():
             raise ToolError("the question is empty")
-        chosen = await anyio.to_thread.run_sync(checked_sources, sources)
         turns = [turn.model_dump() for turn in history or []]
-        answer: Answer = await run(lambda engine: engine.answer(question, turns, sources=chosen))
+        answer: Answer = await run(
+            lambda engine, chosen: engine.answer(question, turns, sources=chosen), collection, sources
+        )
         return CallToolResult(content=[TextContent(text=answer_text(answer))], structured_content=answer.to_json())
 
     @server.tool(
@@ -287,11 +206,13 @@ def create_server(settings: Settings, engine: Engine | Future[Engine]) -> Docume
         query: Annotated[str, Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="What to look for.")],
         k: Annotated[int, Field(ge=1, le=MAX_K, description="How many passages.")] = 4,
         sources: Annotated[list[str] | None, Field(description="Search only these files.")] = None,
+        collection: Annotated[str | None, COLLECTION_ARGUMENT] = None,
     ) -> Annotated[CallToolResult, SearchResult]:
         if not query.strip():
             raise ToolError("the query is empty")
-        chosen = await anyio.to_thread.run_sync(checked_sources, sources)
-        retrieval = await run(lambda engine: engine.retriever.search(query, k=k, sources=chosen))
+        retrieval = await run(
+            lambda engine, chosen: engine.retriever.search(query, k=k, sources=chosen), collection, sources
+        )
         passages = [passage_json(passage) for passage in retrieval.passages]
         lines = [
             f"[{rank}] {p['source']}{', ' + p['location'] if p['location'] else ''} ({p['score']:.2f})\n{p['text']}"
@@ -303,42 +224,73 @@ def create_server(settings: Settings, engine: Engine | Future[Engine]) -> Docume
     @server.tool(
         name="list_documents",
         title="List the documents",
-        description="The files in the index, with their chunk counts and when they were last changed.",
+        description="The files in a collection's index, with their chunk counts and when they were last changed.",
         annotations=READ_ONLY,
     )
-    async def list_documents() -> Annotated[CallToolResult, DocumentsResult]:
-        current = await anyio.to_thread.run_sync(overview, settings)
+    async def list_documents(
+        collection: Annotated[str | None, COLLECTION_ARGUMENT] = None,
+    ) -> Annotated[CallToolResult, DocumentsResult]:
+        def listing() -> Any:
+            settings = engines.settings_of(collection)
+            return settings.collection, overview(settings)
+
+        try:
+            name, current = await anyio.to_thread.run_sync(listing)
+        except QAError as exc:
+            raise ToolError(str(exc)) from exc
         documents = [
             {
                 "source": record.source,
                 "chunks": record.chunks,
                 "size": record.size,
                 "modified": datetime.fromtimestamp(record.mtime_ns / 1e9, UTC).isoformat(timespec="seconds"),
-                "uri": RESOURCE_PREFIX + quote(record.source, safe="/"),
+                "uri": resource_uri(record.source, name, engines.default),
             }
             for record in current.documents
         ]
         lines = [f"{d['source']} ({d['chunks']} chunks, {d['modified'][:10]})" for d in documents]
-        text = "\n".join(lines) or "The index holds no documents."
+        text = "\n".join(lines) or "The collection holds no documents."
         return CallToolResult(
-            content=[TextContent(text=text)], structured_content={"documents": documents, "chunks": current.chunks}
+            content=[TextContent(text=text)],
+            structured_content={"collection": name, "documents": documents, "chunks": current.chunks},
         )
+
+    @server.tool(
+        name="list_collections",
+        title="List the collections",
+        description="The collections of documents this server answers from, with their document and chunk "
+        "counts; `ask`, `search` and `list_documents` take one as `collection`.",
+        annotations=READ_ONLY,
+    )
+    async def list_collections() -> Annotated[CallToolResult, CollectionsResult]:
+        listed = await anyio.to_thread.run_sync(collections.list_collections, engines.settings)
+        items = [
+            {
+                "name": info.name,
+                "documents": info.documents,
+                "chunks": info.chunks,
+                "default": info.name == engines.default,
+            }
+            for info in listed
+        ]
+        text = "\n".join(f"{c['name']}: {c['documents']} documents, {c['chunks']} chunks" for c in items)
+        return CallToolResult(content=[TextContent(text=text)], structured_content={"collections": items})
 
     return server
 
 
-def load_in_background(settings: Settings) -> Future[Engine]:
-    """Open the index and load the model in a thread; the future holds the engine or the error."""
-    future: Future[Engine] = Future()
+def load_in_background(engines: EnginePool) -> Future[None]:
+    """Open the default collection and load the model in a thread; the future is set when done
+    (or holds the error, which every call then reports)."""
+    future: Future[None] = Future()
 
     def load() -> None:
         try:
-            engine = Engine(settings)
-            engine.retriever.search("warm up", k=1)  # the model and the keyword index, before the first call
+            engines.get().retriever.search("warm up", k=1)  # the model and the keyword index, before a call
         except BaseException as exc:  # handed to every call, which reports it
             future.set_exception(exc)
             return
-        future.set_result(engine)
+        future.set_result(None)
 
     threading.Thread(target=load, name="qa-engine-load", daemon=True).start()
     return future
@@ -379,8 +331,8 @@ def serve(settings: Settings, transport: str = "stdio", host: str = "127.0.0.1",
             )
     elif transport != "stdio":
         raise ConfigError(f"unknown transport {transport!r}: stdio or http")
-    engine = load_in_background(settings)
-    server = create_server(settings, engine)
+    engines = EnginePool(settings)
+    server = create_server(engines, load_in_background(engines))
     try:
         if transport == "stdio":
             anyio.run(server.run_stdio_async)
@@ -396,5 +348,4 @@ def serve(settings: Settings, transport: str = "stdio", host: str = "127.0.0.1",
             config = uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=5)
             uvicorn.Server(config).run(sockets=[listening])
     finally:
-        if engine.done() and engine.exception() is None:
-            engine.result().close()
+        engines.close()

@@ -5,7 +5,10 @@ Routes: `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/chat/completions` (st
 - The last message is the question (it must be a user message); the user and assistant messages
   before it are the chat history (follow-ups are condensed as everywhere else). System and
   developer messages are ignored: the prompt is ours. Sampling options (temperature, max_tokens,
-  tools, ...) are accepted and ignored; any model name is accepted (the one model is "qa").
+  tools, ...) are accepted and ignored.
+- The models are the collections: `GET /v1/models` lists their names, `model` picks the one a
+  question goes to ("qa" is the server's own collection, `--collection`, default `default`); an
+  unknown model is a 404 `model_not_found`, as OpenAI answers.
 - The assistant message's content is the short answer on its own line when there is one (a name,
   a number, a date: `short`), then the checked, cited answer text ([n] markers). The completion
   object carries two extra top-level fields: `citations`, the list of citation objects of
@@ -44,6 +47,7 @@ from starlette.exceptions import HTTPException
 
 from .answering.engine import Engine
 from .config import Settings
+from .engines import EnginePool
 from .errors import APIError, ConfigError, QAError
 from .http_auth import BearerAuth
 from .text.chat import chat_turns, content_text
@@ -119,12 +123,13 @@ def text_pieces(text: str) -> list[str]:
 class Completions:
     """Builds completion objects and stream chunks for one request."""
 
-    def __init__(self) -> None:
+    def __init__(self, model: str = MODEL_ID) -> None:
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(time.time())
+        self.model = model
 
     def _base(self, kind: str) -> dict[str, Any]:
-        return {"id": self.id, "object": kind, "created": self.created, "model": MODEL_ID, "system_fingerprint": None}
+        return {"id": self.id, "object": kind, "created": self.created, "model": self.model, "system_fingerprint": None}
 
     def completion(self, answer: Answer) -> dict[str, Any]:
         message = {"role": "assistant", "content": content(answer), "refusal": None}
@@ -145,8 +150,8 @@ class Completions:
         yield "data: [DONE]\n\n"
 
 
-def model_card(created: int) -> dict[str, Any]:
-    return {"id": MODEL_ID, "object": "model", "created": created, "owned_by": "qa"}
+def model_card(name: str, created: int) -> dict[str, Any]:
+    return {"id": name, "object": "model", "created": created, "owned_by": "qa"}
 
 
 def _validation_error(exc: RequestValidationError) -> APIError:
@@ -170,14 +175,18 @@ def unauthorized() -> JSONResponse:
 
 
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
-    """The API over `engine` (default: a new Engine(settings), which opens the index now)."""
+    """The API over the collections of settings' index root; `engine` (default: a new
+    Engine(settings), which opens the index now) answers for settings' collection."""
     engine = engine or Engine(settings)
+    engines = EnginePool(settings, embeddings=engine.embeddings)
+    engines.adopt(engine)
     key = settings.api_key.get_secret_value() if settings.api_key is not None else None
     if key is not None and not key.strip():
         raise ConfigError("QA_API_KEY is empty: set a key, or unset it to serve without one")
     started = int(time.time())
     slots = asyncio.Semaphore(settings.answer_concurrency)
     app = FastAPI(title="qa: OpenAI-compatible API", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.engines = engines
     if key is not None:
         app.add_middleware(BearerAuth, key=key, unauthorized=unauthorized)
 
@@ -207,29 +216,38 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         log.exception("unexpected error")
         return error_response(APIError(500, "The server failed to answer; see its log.", type_="server_error"))
 
-    @app.get("/v1/models")
-    async def list_models() -> dict[str, Any]:
-        return {"object": "list", "data": [model_card(started)]}
-
-    @app.get("/v1/models/{model_id}")
-    async def get_model(model_id: str) -> dict[str, Any]:
-        if model_id != MODEL_ID:
+    def collection_of(model: str) -> str:
+        """The collection a model id names ("qa": the server's own); 404 as OpenAI answers an
+        unknown model."""
+        name = engines.default if model in (MODEL_ID, "") else model
+        if name not in engines.names():
             raise APIError(
                 404,
-                f"The model {model_id!r} does not exist; the model is {MODEL_ID!r}.",
+                f"The model {model!r} does not exist; the models are the collections: GET /v1/models lists them.",
                 param="model",
                 code="model_not_found",
             )
-        return model_card(started)
+        return name
+
+    @app.get("/v1/models")
+    async def list_models() -> dict[str, Any]:
+        names = await run_in_threadpool(engines.names)
+        return {"object": "list", "data": [model_card(name, started) for name in names]}
+
+    @app.get("/v1/models/{model_id}")
+    async def get_model(model_id: str) -> dict[str, Any]:
+        await run_in_threadpool(collection_of, model_id)
+        return model_card(model_id, started)
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(body: ChatRequest) -> JSONResponse | StreamingResponse:
         question, history = split_messages(body.messages)
+        name = await run_in_threadpool(collection_of, body.model)
         began = time.perf_counter()
         async with slots:
-            answer = await run_in_threadpool(engine.answer, question, history)
+            answer = await run_in_threadpool(lambda: engines.get(name).answer(question, history))
         log.info("answered in %.0f ms (%d citations)", (time.perf_counter() - began) * 1000, len(answer.citations))
-        completions = Completions()
+        completions = Completions(body.model or MODEL_ID)
         if body.stream:
             headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
             return StreamingResponse(completions.events(answer), media_type="text/event-stream", headers=headers)
@@ -248,4 +266,4 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, log_lev
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=log_level in ("info", "debug"))
     finally:
-        engine.close()
+        app.state.engines.close()

@@ -133,6 +133,7 @@ class Passage:
     date: str | None = None  # ISO date the document was last modified, when known
     # where in the file: "slide 3", "sheet Budget, rows 12-30", "chapter 2", a mail's subject
     location: str | None = None
+    collection: str = "default"  # the collection whose index holds it
 
 
 # One turn of a conversation, as Gradio and the OpenAI API spell it: {"role": "user" | "assistant", "content": str}.
@@ -156,6 +157,7 @@ class Citation:
     passage: str = ""
     date: str | None = None
     location: str | None = None  # where in the file (see Passage.location)
+    collection: str = "default"  # the collection it came from
 
 
 @dataclass(frozen=True)

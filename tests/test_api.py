@@ -51,6 +51,7 @@ CITATION_FIELDS = {
     "passage",
     "date",
     "location",
+    "collection",
 }
 
 
@@ -123,11 +124,15 @@ def check_citations(citations: list[dict[str, Any]], content: str) -> None:
 
 def test_models(url: str) -> None:
     models = client(url).models.list()
-    assert [model.id for model in models.data] == ["qa"]
-    assert client(url).models.retrieve("qa").id == "qa"
+    assert [model.id for model in models.data] == ["default"]  # the collections
+    assert client(url).models.retrieve("qa").id == "qa"  # the server's own collection, by its old name
+    assert client(url).models.retrieve("default").id == "default"
     with pytest.raises(openai.NotFoundError) as missing:
         client(url).models.retrieve("gpt-4o")
     assert missing.value.code == "model_not_found"
+    with pytest.raises(openai.NotFoundError) as unknown:  # a question to a collection that is not there
+        client(url).chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": QUESTION}])
+    assert unknown.value.code == "model_not_found" and unknown.value.body["param"] == "model"
 
 
 def test_cited_answer(url: str, expected: qa.Answer) -> None:
@@ -194,7 +199,7 @@ def test_earlier_messages_are_the_history(url: str, engine: Engine) -> None:
         {"role": "assistant", "content": "ICBC and Bank of China [1]."},
         {"role": "user", "content": [{"type": "text", "text": follow_up}]},  # content as parts
     ]
-    completion = client(url).chat.completions.create(model="any-name-works", messages=messages)
+    completion = client(url).chat.completions.create(model="default", messages=messages)
     meta = completion.model_extra["answer"]
     assert meta["question"] == follow_up and meta["standalone_question"] != follow_up
     assert "banks" in meta["standalone_question"]

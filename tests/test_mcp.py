@@ -23,6 +23,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from qa import load_settings
 from qa.answering.engine import Engine
+from qa.engines import EnginePool
 from qa.mcp_server import RESOURCE_PREFIX, create_server
 
 from .conftest import ROOT, SEED_FILE, hash_model_env, run_cli, seed_index_in
@@ -38,17 +39,22 @@ def index(tmp_path_factory: pytest.TempPathFactory, hash_embeddings: HashEmbeddi
 
 
 @pytest.fixture(scope="module")
-def engine(index: Path, hash_embeddings: HashEmbeddings) -> Iterator[Engine]:
-    engine = Engine(load_settings(index_dir=index, **HASH_THRESHOLDS), embeddings=hash_embeddings)
-    yield engine
-    engine.close()
+def engines(index: Path, hash_embeddings: HashEmbeddings) -> Iterator[EnginePool]:
+    pool = EnginePool(load_settings(index_dir=index, **HASH_THRESHOLDS), embeddings=hash_embeddings)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture(scope="module")
+def engine(engines: EnginePool) -> Engine:
+    return engines.get()
 
 
 @pytest.fixture
-def server(index: Path, engine: Engine) -> Any:
+def server(engines: EnginePool) -> Any:
     """The server in this process; each test connects the SDK's in-memory client to it (an async
     fixture would enter and leave the client's task group in different tasks)."""
-    return create_server(load_settings(index_dir=index), engine)
+    return create_server(engines)
 
 
 def error_text(result: Any) -> str:
@@ -59,7 +65,7 @@ def error_text(result: Any) -> str:
 async def test_tools_are_listed_with_schemas_an_llm_can_act_on(server: Any) -> None:
     async with Client(server, raise_exceptions=True) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-        assert set(tools) == {"ask", "search", "list_documents"}
+        assert set(tools) == {"ask", "search", "list_documents", "list_collections"}
         assert tools["ask"].input_schema["required"] == ["question"]
         assert tools["search"].input_schema["required"] == ["query"]
         assert tools["search"].input_schema["properties"]["k"]["maximum"] == 50
@@ -138,17 +144,19 @@ async def test_a_failing_llm_gives_the_extractive_answer(index: Path, hash_embed
         closed.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{closed.getsockname()[1]}/v1"
     settings = load_settings(index_dir=index, backend="openai", openai_base_url=dead, **HASH_THRESHOLDS)
-    engine = Engine(settings, embeddings=hash_embeddings)
+    pool = EnginePool(settings, embeddings=hash_embeddings)
     try:
-        async with Client(create_server(settings, engine)) as client:
+        async with Client(create_server(pool)) as client:
             structured = (await client.call_tool("ask", {"question": QUESTION})).structured_content
     finally:
-        engine.close()
+        pool.close()
     assert structured["fallback"] and structured["backend"] == "openai" and structured["error"]
     assert structured["citations"] and not structured["not_found"]
 
 
-async def test_answers_run_at_the_configured_concurrency(index: Path, engine: Engine) -> None:
+async def test_answers_run_at_the_configured_concurrency(
+    index: Path, engine: Engine, hash_embeddings: HashEmbeddings
+) -> None:
     in_flight, most = 0, 0
     changed = threading.Condition()
     release = threading.Event()
@@ -174,8 +182,9 @@ async def test_answers_run_at_the_configured_concurrency(index: Path, engine: En
 
     engine.answer = held_answer  # type: ignore[method-assign]
     try:
-        settings = load_settings(index_dir=index, answer_concurrency=2)
-        async with Client(create_server(settings, engine)) as client:
+        pool = EnginePool(load_settings(index_dir=index, answer_concurrency=2), embeddings=hash_embeddings)
+        pool._engines["default"] = engine  # the engine whose answers are held
+        async with Client(create_server(pool)) as client:
             calls = [client.call_tool("ask", {"question": QUESTION}) for _ in range(6)]
             watcher = asyncio.to_thread(two_running)
             *results, _ = await asyncio.gather(*calls, watcher)
@@ -193,7 +202,7 @@ async def test_stdio_server_answers_and_exits_when_stdin_closes(index: Path) -> 
     env = {**hash_model_env(), "QA_INDEX_DIR": str(index)}
     params = StdioServerParameters(command=sys.executable, args=["-m", "qa", "mcp"], cwd=str(ROOT), env=env)
     async with Client(params) as client:
-        assert {tool.name for tool in (await client.list_tools()).tools} == {"ask", "search", "list_documents"}
+        assert {"ask", "search", "list_documents"} <= {tool.name for tool in (await client.list_tools()).tools}
         result = await client.call_tool("ask", {"question": QUESTION})
         assert not result.is_error and result.structured_content["citations"][0]["source"] == SOURCE
         assert "not in the index" in error_text(await client.call_tool("search", {"query": "x", "sources": ["y"]}))
@@ -245,7 +254,7 @@ async def test_http_needs_the_key_and_serves_concurrent_calls(http_server: str) 
     async with httpx2.AsyncClient(headers={"Authorization": "Bearer s3cret-key"}, timeout=120) as http:
         async with Client(streamable_http_client(http_server, http_client=http)) as client:
             names = {tool.name for tool in (await client.list_tools()).tools}
-            assert names == {"ask", "search", "list_documents"}
+            assert {"ask", "search", "list_documents", "list_collections"} == names
             questions = [QUESTION, "What did China's foreign minister say?"] * 10
             results = await asyncio.gather(*(client.call_tool("ask", {"question": q}) for q in questions))
     assert not any(result.is_error for result in results)

@@ -54,7 +54,7 @@ def open_client(settings: Settings) -> Any:
         raise IndexStoreError(f"cannot open the Chroma store at {where}: {reason}") from exc
 
 
-def stored_passage(key: str, text: str | None, meta: Any, score: float) -> Passage:
+def stored_passage(key: str, text: str | None, meta: Any, score: float, collection: str = "default") -> Passage:
     meta = meta or {}
     return Passage(
         chunk_id=key,
@@ -67,6 +67,7 @@ def stored_passage(key: str, text: str | None, meta: Any, score: float) -> Passa
         score=score,
         date=str(meta["modified"]) if "modified" in meta else None,
         location=str(meta["location"]) if meta.get("location") else None,
+        collection=collection,
     )
 
 

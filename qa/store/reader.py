@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from chromadb.errors import NotFoundError
 
-from ..config import Settings
+from ..config import COLLECTION_FILE, DEFAULT_COLLECTION, Settings
 from ..embeddings import Embedder, embedder
 from ..errors import IndexMismatch, IndexMissing, IndexStoreError
 from ..types import Passage
@@ -50,6 +50,9 @@ class IndexReader:
     def _reopen_if_changed(self) -> None:
         state = read_state(self.settings.index_dir)
         if state is None:
+            name = self.settings.collection
+            if name != DEFAULT_COLLECTION and not (self.settings.index_dir.parent / COLLECTION_FILE).is_file():
+                raise IndexMissing(f"collection {name!r} does not exist (any more): `qa collections` lists them")
             raise IndexMissing(f"no index in {self.settings.index_dir}; build it with: python ingest.py [PATH ...]")
         if state == self.state and self._collection is not None:
             return
@@ -138,7 +141,10 @@ class IndexReader:
                 break
             wanted *= 4
         return [
-            (stored_passage(key, text, meta, 1.0 - float(distance)), np.asarray(vec, dtype=np.float32))
+            (
+                stored_passage(key, text, meta, 1.0 - float(distance), self.settings.collection),
+                np.asarray(vec, dtype=np.float32),
+            )
             for key, text, meta, distance, vec in kept[:k]
         ]
 
@@ -150,7 +156,7 @@ class IndexReader:
             "get", lambda collection: collection.get(ids=list(keys), include=["documents", "metadatas", "embeddings"])
         )
         return {
-            key: (stored_passage(key, text, meta, 0.0), np.asarray(vec, dtype=np.float32))
+            key: (stored_passage(key, text, meta, 0.0, self.settings.collection), np.asarray(vec, dtype=np.float32))
             for key, text, meta, vec in zip(
                 result["ids"], result["documents"], result["metadatas"], result["embeddings"], strict=True
             )
@@ -164,7 +170,7 @@ class IndexReader:
             "get", lambda collection: collection.get(where={"source": source}, include=["documents", "metadatas"])
         )
         passages = [
-            stored_passage(key, text, meta, 0.0)
+            stored_passage(key, text, meta, 0.0, self.settings.collection)
             for key, text, meta in zip(result["ids"], result["documents"], result["metadatas"], strict=True)
             if published is None or key in published
         ]

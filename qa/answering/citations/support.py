@@ -338,6 +338,7 @@ class CitationChecker:
                     passage=passage.text,
                     date=passage.date,
                     location=passage.location,
+                    collection=passage.collection,
                 )
             )
         unsupported = [check.text for check in checks if check.verdict != "supported"]
