@@ -170,6 +170,46 @@ def test_word_and_html_tables_keep_their_place_and_headers() -> None:
     assert "Team: Harbour FC; Points: 31" in load_bytes(html, Path("results.html")).text
 
 
+def pdf_with_table(rows: list[tuple[str, ...]], pages_before: int = 0) -> bytes:
+    """A PDF (written by reportlab) whose last page has a paragraph, a ruled table, a paragraph."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Table, TableStyle
+
+    buffer = io.BytesIO()
+    style = getSampleStyleSheet()["Normal"]
+    story: list[Any] = []
+    for number in range(pages_before):
+        story += [Paragraph(f"Introduction page {number + 1} of the tide report.", style), PageBreak()]
+    table = Table(rows)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, (0, 0, 0))]))
+    story += [Paragraph("Revenue by region, in millions.", style), table, Paragraph("Figures are unaudited.", style)]
+    SimpleDocTemplate(buffer, pagesize=A4).build(story)
+    return buffer.getvalue()
+
+
+def test_pdf_tables_are_read_row_by_row_with_their_header() -> None:
+    rows = [("Region", "2021", "2022"), ("Lagoon", "7.9", "9.6"), ("Harbour", "12.4", "11.0")]
+    loaded = load_bytes(pdf_with_table(rows, pages_before=1), Path("report.pdf"))
+    text = loaded.text
+    assert "Region: Lagoon; 2021: 7.9; 2022: 9.6" in text and "Region: Harbour; 2021: 12.4; 2022: 11.0" in text
+    assert text.index("Revenue by region") < text.index("Region: Lagoon") < text.index("Figures are unaudited")
+    assert text.count("Lagoon") == 1  # the table's words once, as rows, not again as loose text
+    sections = loaded.sections or []
+    assert [(s.page, s.location) for s in sections] == [(1, None), (2, None), (2, "page 2, table 1"), (2, None)]
+    chunks = Chunker(60, 10).split(text, sections)
+    row_chunks = [chunk for chunk in chunks if "Lagoon" in chunk.text]
+    assert len(row_chunks) == 1 and "Region: Lagoon; 2021: 7.9; 2022: 9.6" in row_chunks[0].text
+    assert row_chunks[0].page == 2 and row_chunks[0].location.startswith("page 2, table 1, row")
+
+
+def test_a_pdf_without_drawings_reads_as_its_text_layer() -> None:
+    from .conftest import make_pdf
+
+    loaded = load_bytes(make_pdf(["Alpha page", "Beta page"]), Path("plain.pdf"))
+    assert loaded.text == "Alpha page\n\nBeta page" and [s.page for s in loaded.sections or []] == [1, 2]
+
+
 @pytest.mark.parametrize("name", ["bomb.pptx", "bomb.xlsx"])
 def test_zip_bombs_are_refused_before_inflating(name: str) -> None:
     buffer = io.BytesIO()

@@ -89,11 +89,12 @@ def test_mixed_encodings_and_control_characters(parts: list[tuple[str, str]], ex
 def good_files() -> tuple[tuple[str, bytes], ...]:
     """One real file of each container format, written by its own library."""
     from .msg_files import Msg, msg_bytes
-    from .test_formats import pptx_bytes, xlsx_bytes
+    from .test_formats import pdf_with_table, pptx_bytes, xlsx_bytes
     from .test_mail_and_books import message
 
     return (
         ("d.pdf", make_pdf(["Alpha page text", "Beta page text"])),
+        ("t.pdf", pdf_with_table([("Region", "2021"), ("Lagoon", "7.9")])),
         ("d.docx", docx_bytes(["Hello", "World"])),
         ("d.pptx", pptx_bytes()),
         ("d.xlsx", xlsx_bytes()),

@@ -1,4 +1,5 @@
-"""PDF: the text layer page by page (each page a section, numbered)."""
+"""PDF: the text layer page by page (each page a section, numbered); ruled tables (pdfplumber)
+row by row with their header, as sections of their own on their page."""
 
 from __future__ import annotations
 
@@ -6,8 +7,14 @@ import io
 from typing import Any
 
 from ...errors import IngestError
-from ..extracted import LoadedText, ReadOptions, Section, first_line_title
+from ..extracted import LoadedText, ReadOptions, Section, SectionWriter, first_line_title
 from .scans import ocr_pdf_pages, unavailable
+from .tables import cell_text, table_rows
+
+# A page is searched for tables (pdfplumber: slow, ~0.1 s a page) only when it draws at least this
+# many paths (pdfium: fast), since the tables found are the ruled ones.
+TABLE_MIN_PATHS = 4
+MAX_TABLE_PAGES = 300  # per file; past it, tables read as the text layer has them (with a warning)
 
 # Each PDF stream may inflate to at most this much (pypdf's own default is 75 MB, which still takes
 # minutes to parse).
@@ -58,18 +65,96 @@ def _extract(reader: Any, data: bytes, path: str, options: ReadOptions) -> Loade
             raise IngestError(path, f"PDF has no text layer (a scan?): {reason}")
         else:
             warnings.append(f"{len(scanned)} page(s) without a text layer not read: {reason}")
+    tables = ruled_tables(data, [index for index in range(len(pages)) if index not in scanned], warnings)
     meta_title = (reader.metadata.title if reader.metadata else None) or ""
-    parts: list[str] = []
-    page_starts: list[int] = []
-    offset = 0
-    for page_text in pages:
-        page_starts.append(offset)
-        parts.append(page_text)
-        offset += len(page_text) + 2  # the "\n\n" joining pages
-    text = "\n\n".join(parts)
+    writer = SectionWriter()
+    for index, page_text in enumerate(pages):
+        number = index + 1
+        if index not in tables:  # the page's text layer as it is (as before tables were read)
+            start = writer.length + (2 if writer.parts else 0)
+            writer.parts.append(page_text)
+            writer.sections.append(Section(start, page=number))
+            writer.length = start + len(page_text)
+            continue
+        for kind, body in tables[index]:
+            if kind == "text":
+                writer.add(str(body), page=number)
+            else:
+                writer.add("", page=number, location=f"page {number}, {kind}", rows=body)  # type: ignore[arg-type]
+    text = writer.text()
     if not text.strip():
         why = f": {warnings[0]}" if warnings else " (OCR found none either)"
         raise IngestError(path, f"PDF has no extractable text{why}")
-    sections = [Section(start, page=number) for number, start in enumerate(page_starts, 1)]
     title = str(meta_title).strip() or first_line_title(text)
-    return LoadedText(text=text, title=title, sections=sections, warnings=warnings)
+    return LoadedText(text=text, title=title, sections=writer.sections, warnings=warnings)
+
+
+def ruled_tables(data: bytes, candidates: list[int], warnings: list[str]) -> dict[int, list[tuple[str, object]]]:
+    """For each page that holds ruled tables: its text and tables in reading order, ("text",
+    words outside the tables) and ("table k", [(row number, "header: value; ...")])."""
+    drawn = [index for index, paths in _paths(data, candidates).items() if paths >= TABLE_MIN_PATHS]
+    if not drawn:
+        return {}
+    if len(drawn) > MAX_TABLE_PAGES:
+        warnings.append(f"tables looked for on the first {MAX_TABLE_PAGES} of {len(drawn)} pages with drawings")
+        drawn = drawn[:MAX_TABLE_PAGES]
+    import pdfplumber
+
+    found: dict[int, list[tuple[str, object]]] = {}
+    count = 0
+    with pdfplumber.open(io.BytesIO(data)) as pdf:
+        for index in drawn:
+            page = pdf.pages[index]
+            tables = [table for table in page.find_tables() if len(table.rows) >= 2]
+            if not tables:
+                page.close()
+                continue
+            boxes = [table.bbox for table in tables]
+
+            def outside(obj: dict[str, Any], boxes: list[tuple[float, ...]] = boxes) -> bool:
+                if obj.get("object_type") != "char":
+                    return True
+                x, y = (obj["x0"] + obj["x1"]) / 2, (obj["top"] + obj["bottom"]) / 2
+                return not any(x0 <= x <= x1 and top <= y <= bottom for x0, top, x1, bottom in boxes)
+
+            pieces: list[tuple[float, str, object]] = [
+                (line["top"], "text", line["text"]) for line in page.filter(outside).extract_text_lines()
+            ]
+            for table in tables:
+                count += 1
+                cells = [(n, [cell_text(cell) for cell in row]) for n, row in enumerate(table.extract(), 1)]
+                pieces.append((table.bbox[1], f"table {count}", table_rows(cells)))
+            pieces.sort(key=lambda piece: piece[0])
+            found[index] = _merged(pieces)
+            page.close()
+    return found
+
+
+def _merged(pieces: list[tuple[float, str, object]]) -> list[tuple[str, object]]:
+    """Consecutive text lines joined into one piece; tables as they are."""
+    merged: list[tuple[str, object]] = []
+    for _, kind, body in pieces:
+        if kind == "text" and merged and merged[-1][0] == "text":
+            merged[-1] = ("text", f"{merged[-1][1]}\n{body}")
+        else:
+            merged.append((kind, body))
+    return merged
+
+
+def _paths(data: bytes, indexes: list[int]) -> dict[int, int]:
+    """How many path objects (lines, rectangles) each page draws, counted by pdfium."""
+    import pypdfium2
+    import pypdfium2.raw as pdfium_c
+
+    counts: dict[int, int] = {}
+    document = pypdfium2.PdfDocument(data)
+    try:
+        for index in indexes:
+            page = document[index]
+            try:
+                counts[index] = sum(1 for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_PATH], max_depth=2))
+            finally:
+                page.close()
+    finally:
+        document.close()
+    return counts
