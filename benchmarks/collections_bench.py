@@ -23,8 +23,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from qa.answering.engines import EnginePool  # noqa: E402
 from qa.config import load_settings  # noqa: E402
-from qa.engines import EnginePool  # noqa: E402
 from qa.evaluate import machine  # noqa: E402
 from qa.ingestion.pipeline import ingest  # noqa: E402
 from qa.store import collections  # noqa: E402

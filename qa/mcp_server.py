@@ -37,8 +37,8 @@ from mcp.types import CallToolResult, Resource, TextContent, ToolAnnotations
 from pydantic import AnyUrl, Field
 from starlette.responses import JSONResponse
 
+from .answering.engines import EnginePool
 from .config import Settings
-from .engines import EnginePool
 from .errors import ConfigError, QAError
 from .http_auth import BearerAuth, is_loopback
 from .mcp_results import (

@@ -46,8 +46,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from .answering.engine import Engine
+from .answering.engines import EnginePool
 from .config import Settings
-from .engines import EnginePool
 from .errors import APIError, ConfigError, QAError
 from .http_auth import BearerAuth
 from .text.chat import chat_turns, content_text

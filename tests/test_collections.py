@@ -16,8 +16,8 @@ from mcp import Client
 
 from qa import load_settings
 from qa.answering.engine import Engine
+from qa.answering.engines import EnginePool
 from qa.cli import qa_main
-from qa.engines import EnginePool
 from qa.errors import ConfigError, IndexBusy, IndexMissing
 from qa.ingestion.pipeline import ingest
 from qa.mcp_server import create_server

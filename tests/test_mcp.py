@@ -23,7 +23,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 from qa import load_settings
 from qa.answering.engine import Engine
-from qa.engines import EnginePool
+from qa.answering.engines import EnginePool
 from qa.mcp_server import RESOURCE_PREFIX, create_server
 
 from .conftest import ROOT, SEED_FILE, hash_model_env, run_cli, seed_index_in

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import threading
 
-from .answering.engine import Engine
-from .config import Settings
-from .embeddings.base import Embedder
-from .errors import ConfigError
-from .store import collections
+from ..config import Settings
+from ..embeddings.base import Embedder
+from ..errors import ConfigError
+from ..store import collections
+from .engine import Engine
 
 
 class EnginePool:
