@@ -39,6 +39,8 @@ JOB_TIMEOUT_MS = 150_000
 
 NOT_FOUND = "I could not find this in the documents."
 BANKS = "Which two Chinese banks restricted financing?"
+LIGHTHOUSE = "The Zorblat lighthouse was painted violet by Mara Veltin in 1987."
+LIGHTHOUSE_QUESTION = "Who painted the Zorblat lighthouse violet?"
 AUTH = "alice:wonderland:admin,bob:builder"
 
 HARBOUR_TEXT = "Harbour ferry news\n\nThe harbour ferry company named Ana Ruiz as its new captain on Tuesday.\n"
@@ -456,6 +458,35 @@ def test_remove_takes_a_document_out_of_the_index(app: RunningApp, page: Page, t
 # --- login ------------------------------------------------------------------------------------
 
 
+def test_collections_keep_their_documents_apart(app: RunningApp, page: Page, tmp_path: Path) -> None:
+    note = tmp_path / "lighthouse.txt"
+    note.write_text(f"Lighthouse log\n\n{LIGHTHOUSE}\n", encoding="utf-8")
+    open_chat(page, app.url)
+    documents_tab(page).click()
+    page.locator("#new-collection textarea").fill("lighthouses")
+    page.locator("#create-collection").click()
+    expect(page.locator("#job-status")).to_contain_text("Created collection lighthouses")
+    expect(page.locator("#collection input")).to_have_value("lighthouses")
+    expect(page.locator("#documents")).not_to_contain_text(SEED_FILE.name)  # a new collection is empty
+    upload(page, [note])
+    assert (app.index / "documents" / "lighthouses" / "lighthouse.txt").is_file()
+    assert not (app.docs / "lighthouse.txt").exists()
+
+    chat_tab(page).click()
+    found = ask(page, LIGHTHOUSE_QUESTION)
+    expect(found).to_contain_text("Mara Veltin")
+    expect(page.locator("#sources")).to_contain_text("in lighthouses")
+    page.locator("#collection input").click()
+    page.get_by_role("option", name="default", exact=True).click()
+    expect(bot_messages(page)).to_have_count(0)  # another collection, another conversation
+    elsewhere = ask(page, LIGHTHOUSE_QUESTION)  # the answer is only in the other collection
+    expect(elsewhere).to_contain_text(NOT_FOUND)
+    expect(elsewhere).not_to_contain_text("Veltin")
+    banks = ask(page, BANKS)
+    expect(banks.locator("a.cite").first).to_be_visible()
+    expect(page.locator("#sources")).to_contain_text("in default")
+
+
 def log_in(page: Page, url: str, user: str, password: str) -> None:
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_label("username").fill(user)
@@ -519,7 +550,8 @@ def test_non_admin_does_not_see_the_documents_tab(auth_app: RunningApp, page: Pa
 
 def test_server_refuses_document_changes_from_a_non_admin(auth_app: RunningApp) -> None:
     before = read_state(auth_app.index)
-    for elem_id, data in (("add-documents", [None]), ("rebuild", []), ("remove", [None])):
+    changes = (("add-documents", [None, "default"]), ("rebuild", ["default"]), ("remove", [None, "default"]))
+    for elem_id, data in changes:
         result = trigger(auth_app.url, "bob", "builder", elem_id, data)
         assert result["success"] is False, result
         assert result["output"]["error"] == "Only administrators can change the documents.", result
@@ -527,7 +559,7 @@ def test_server_refuses_document_changes_from_a_non_admin(auth_app: RunningApp) 
     after = read_state(auth_app.index)
     assert before is not None and after is not None and after.generation == before.generation
     # An admin gets past the check (and on to the next one: no document chosen).
-    result = trigger(auth_app.url, "alice", "wonderland", "remove", [None])
+    result = trigger(auth_app.url, "alice", "wonderland", "remove", [None, "default"])
     assert result["success"] is False and result["output"]["error"] == "Choose a document to remove.", result
 
 

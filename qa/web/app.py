@@ -20,9 +20,11 @@ from typing import Any
 import gradio as gr
 
 from ..answering.engine import Engine
+from ..answering.engines import EnginePool
 from ..config import Settings
 from ..errors import QAError
 from ..ingestion.watch import Sync, watch
+from ..store import collections
 from ..store.overview import Overview
 from ..types import Answer, Progress
 from .auth import Users, load_users
@@ -40,7 +42,7 @@ CSS = """
 .source-n { font-weight: bold; }
 .source-file { font-family: monospace; }
 .source-title { font-style: italic; }
-.source-score, .source-page { color: var(--body-text-color-subdued); }
+.source-score, .source-page, .source-collection { color: var(--body-text-color-subdued); }
 .source-passage { white-space: pre-wrap; font-size: 0.9em; }
 mark.quote { background: #ffe58a; color: inherit; padding: 0 2px; }
 a.cite { text-decoration: none; font-weight: bold; }
@@ -82,8 +84,10 @@ class App:
 
     def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
         self.settings = settings
-        self.engine = engine or Engine(settings)
-        self.documents = Documents(settings)
+        #: one engine per collection (the one the app was started with open now), one model
+        self.engines = EnginePool(settings, embeddings=engine.embeddings if engine is not None else None)
+        self.engines.adopt(engine or Engine(settings))
+        self._documents: dict[str, Documents] = {settings.collection: Documents(settings)}
         self.users: Users | None = load_users(
             settings.auth.get_secret_value() if settings.auth else None, settings.admins
         )
@@ -91,6 +95,32 @@ class App:
         self.synced: str | None = None
         self._stop_watching = threading.Event()
         self._watcher: threading.Thread | None = None
+
+    @property
+    def engine(self) -> Engine:
+        """The engine of the collection the app was started with."""
+        return self.engines.get()
+
+    @property
+    def documents(self) -> Documents:
+        """The documents of the collection the app was started with."""
+        return self._documents[self.settings.collection]
+
+    def documents_of(self, collection: str | None) -> Documents:
+        """The documents folder and index of a collection (the picker's choice)."""
+        name = collection or self.settings.collection
+        if name not in self._documents:
+            try:
+                self._documents[name] = Documents(self.engines.settings_of(name))
+            except QAError as exc:
+                raise gr.Error(str(exc)) from exc
+        return self._documents[name]
+
+    def engine_of(self, collection: str | None) -> Engine:
+        try:
+            return self.engines.get(collection or None)
+        except QAError as exc:
+            raise gr.Error(str(exc)) from exc
 
     # --- the folder kept in sync (--watch) ---------------------------------------------------
     def start_watching(self) -> None:
@@ -138,20 +168,22 @@ class App:
 
     # --- chat --------------------------------------------------------------------------------
     def respond(
-        self, message: str, chat: list[dict[str, Any]], turns: list[dict[str, str]]
+        self, message: str, chat: list[dict[str, Any]], turns: list[dict[str, str]], collection: str | None = None
     ) -> Iterator[tuple[Any, Any, Any, Any]]:
-        """Stream the answer into the chat, then show the checked answer and its sources."""
+        """Stream the answer (from the chosen collection, never another) into the chat, then show
+        the checked answer and its sources."""
         question = (message or "").strip()
         if not question:
             yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
+        engine = self.engine_of(collection)
         answer_no = len(turns) // 2 + 1
         chat = [*chat, {"role": "user", "content": escape_markdown(question)}, {"role": "assistant", "content": "…"}]
         yield chat, "", gr.skip(), turns
         streamed = ""
         final: Answer | None = None
         try:
-            for event in self.engine.stream(question, turns):
+            for event in engine.stream(question, turns):
                 if isinstance(event, Answer):
                     final = event
                 else:
@@ -167,19 +199,22 @@ class App:
         yield chat, gr.skip(), sources_html(final, answer_no), turns
 
     def respond_example(
-        self, chat: list[dict[str, Any]], turns: list[dict[str, str]], event: gr.SelectData
+        self, chat: list[dict[str, Any]], turns: list[dict[str, str]], collection: str | None, event: gr.SelectData
     ) -> Iterator[tuple[Any, Any, Any, Any]]:
-        yield from self.respond(str(event.value.get("text", "")), chat, turns)
+        yield from self.respond(str(event.value.get("text", "")), chat, turns, collection)
 
-    def ask(self, question: str, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-        """The API: the answer as `python -m qa ask --json` prints it."""
+    def ask(
+        self, question: str, history: list[dict[str, Any]] | None = None, collection: str | None = None
+    ) -> dict[str, Any]:
+        """The API: the answer as `python -m qa ask --json` prints it (`collection`: default the app's)."""
+        engine = self.engine_of(collection)
         try:
-            return self.engine.answer(question, history or []).to_json()
+            return engine.answer(question, history or []).to_json()
         except QAError as exc:
             raise gr.Error(str(exc)) from exc
 
     # --- documents ---------------------------------------------------------------------------
-    def _run_job(self, progress: gr.Progress, rebuild: bool) -> str:
+    def _run_job(self, progress: gr.Progress, rebuild: bool, collection: str | None = None) -> str:
         def report(step: Progress) -> None:
             if step.files_total:
                 done = f"{step.files_done}/{step.files_total} files, {step.chunks_added} chunks"
@@ -187,14 +222,18 @@ class App:
 
         progress(0, desc="starting")
         try:
-            summary = self.documents.update(rebuild=rebuild, on_progress=report)
+            summary = self.documents_of(collection).update(rebuild=rebuild, on_progress=report)
         except QAError as exc:
             log.warning("ingest failed: %s", exc)
             raise gr.Error(str(exc)) from exc
         return escape_markdown(summary)
 
     def upload(
-        self, files: list[Any] | None, request: gr.Request, progress: gr.Progress = gr.Progress()
+        self,
+        files: list[Any] | None,
+        collection: str | None,
+        request: gr.Request,
+        progress: gr.Progress = gr.Progress(),
     ) -> tuple[str, Any]:
         self.require_admin(request)
         if not files:
@@ -204,33 +243,47 @@ class App:
             path = Path(getattr(item, "name", None) or str(item))
             original = getattr(item, "orig_name", None) or path.name
             uploads.append((original, path))
-        result = self.documents.save(uploads)
+        result = self.documents_of(collection).save(uploads)
         note = escape_markdown(result.summary())
         if not result.saved:
             return note, None
-        return note + "\n\n" + self._run_job(progress, rebuild=False), None
+        return note + "\n\n" + self._run_job(progress, rebuild=False, collection=collection), None
 
-    def rebuild(self, request: gr.Request, progress: gr.Progress = gr.Progress()) -> str:
+    def rebuild(self, collection: str | None, request: gr.Request, progress: gr.Progress = gr.Progress()) -> str:
         self.require_admin(request)
-        return self._run_job(progress, rebuild=True)
+        return self._run_job(progress, rebuild=True, collection=collection)
 
-    def remove(self, source: str | None, request: gr.Request, progress: gr.Progress = gr.Progress()) -> str:
+    def remove(
+        self, source: str | None, collection: str | None, request: gr.Request, progress: gr.Progress = gr.Progress()
+    ) -> str:
         """Move the document aside (documents.Documents.remove) and update the index."""
         self.require_admin(request)
         if not source:
             raise gr.Error("Choose a document to remove.")
         try:
-            trash = self.documents.remove(source)
+            trash = self.documents_of(collection).remove(source)
         except QAError as exc:
             raise gr.Error(str(exc)) from exc
         removed = f"Removed {escape_markdown(source)} (kept in {escape_markdown(str(trash))})."
-        return removed + "\n\n" + self._run_job(progress, rebuild=False)
+        return removed + "\n\n" + self._run_job(progress, rebuild=False, collection=collection)
 
-    def refresh(self, request: gr.Request) -> tuple[Any, ...]:
+    def create_collection(self, name: str, request: gr.Request) -> tuple[str, Any]:
+        """A new, empty collection (admins), chosen in the picker at once."""
+        self.require_admin(request)
+        name = (name or "").strip()
+        try:
+            made = collections.create(self.settings, name)
+        except QAError as exc:
+            raise gr.Error(str(exc)) from exc
+        note = f"Created collection {escape_markdown(name)}; its documents folder is `{made.docs_dir}`."
+        return note, gr.update(choices=self.engines.names(), value=name)
+
+    def refresh(self, request: gr.Request, collection: str | None = None) -> tuple[Any, ...]:
         admin = self.is_admin(request)
-        view = self.documents.overview()
+        view = self.documents_of(collection).overview()
+        synced = self.synced if (collection or self.settings.collection) == self.settings.collection else None
         return (
-            status_line(view, self.settings.backend, self.synced),
+            status_line(view, self.settings.backend, synced),
             documents_html(view),
             gr.update(choices=[doc.source for doc in view.documents], value=None),
             gr.update(visible=admin),
@@ -246,6 +299,15 @@ def build(settings: Settings, engine: Engine | None = None, watching: bool = Fal
         gr.Markdown("## Ask your documents")
         status = gr.Markdown(status_line(view, settings.backend), elem_id="status")
         turns = gr.State([])
+        with gr.Row():
+            collection = gr.Dropdown(
+                label="Collection",
+                choices=app.engines.names(),
+                value=settings.collection,
+                elem_id="collection",
+                scale=1,
+                info="Questions go to this collection only; the Documents tab manages it.",
+            )
         with gr.Tab("Chat"):
             with gr.Row():
                 with gr.Column(scale=3):
@@ -277,29 +339,42 @@ def build(settings: Settings, engine: Engine | None = None, watching: bool = Fal
                 to_remove = gr.Dropdown(label="Indexed document", choices=[], elem_id="remove-choice")
                 remove = gr.Button("Remove from index", elem_id="remove", variant="stop")
             rebuild = gr.Button("Rebuild index", elem_id="rebuild")
+            with gr.Row():
+                new_name = gr.Textbox(
+                    label="New collection", placeholder="lower-case letters, digits, - or _", elem_id="new-collection"
+                )
+                create = gr.Button("Create collection", elem_id="create-collection")
             job = gr.Markdown(elem_id="job-status")
             documents = gr.HTML(documents_html(view), elem_id="documents")
 
         chat_outputs = [chat, question, sources, turns]
         ask_options = {"concurrency_limit": settings.answer_concurrency, "concurrency_id": "answers"}
-        question.submit(app.respond, [question, chat, turns], chat_outputs, api_visibility="private", **ask_options)
-        send.click(app.respond, [question, chat, turns], chat_outputs, api_visibility="private", **ask_options)
-        chat.example_select(app.respond_example, [chat, turns], chat_outputs, api_visibility="private", **ask_options)
+        asked = [question, chat, turns, collection]
+        question.submit(app.respond, asked, chat_outputs, api_visibility="private", **ask_options)
+        send.click(app.respond, asked, chat_outputs, api_visibility="private", **ask_options)
+        chat.example_select(
+            app.respond_example, [chat, turns, collection], chat_outputs, api_visibility="private", **ask_options
+        )
         clear.click(lambda: ([], "", sources_html(None, 0), []), None, chat_outputs, api_visibility="private")
         chat.clear(lambda: ("", sources_html(None, 0), []), None, [question, sources, turns], api_visibility="private")
 
         refresh_outputs = [status, documents, to_remove, documents_tab]
         job_options = {"concurrency_limit": 1, "concurrency_id": "ingest", "api_visibility": "private"}
-        upload.click(app.upload, [files], [job, files], **job_options).then(
-            app.refresh, None, refresh_outputs, api_visibility="private"
+        upload.click(app.upload, [files, collection], [job, files], **job_options).then(
+            app.refresh, [collection], refresh_outputs, api_visibility="private"
         )
-        rebuild.click(app.rebuild, None, [job], **job_options).then(
-            app.refresh, None, refresh_outputs, api_visibility="private"
+        rebuild.click(app.rebuild, [collection], [job], **job_options).then(
+            app.refresh, [collection], refresh_outputs, api_visibility="private"
         )
-        remove.click(app.remove, [to_remove], [job], **job_options).then(
-            app.refresh, None, refresh_outputs, api_visibility="private"
+        remove.click(app.remove, [to_remove, collection], [job], **job_options).then(
+            app.refresh, [collection], refresh_outputs, api_visibility="private"
         )
-        demo.load(app.refresh, None, refresh_outputs, api_visibility="private")
+        create.click(app.create_collection, [new_name], [job, collection], api_visibility="private")
+        # another collection: another conversation, and its documents in the Documents tab
+        collection.change(lambda: ([], "", sources_html(None, 0), []), None, chat_outputs, api_visibility="private")
+        collection.change(app.refresh, [collection], refresh_outputs, api_visibility="private")
+        demo.load(lambda: gr.update(choices=app.engines.names()), None, [collection], api_visibility="private")
+        demo.load(app.refresh, [collection], refresh_outputs, api_visibility="private")
         if watching:  # the status line follows the watcher's syncs (a read of index.json and the records)
             gr.Timer(STATUS_EVERY_S).tick(app.status, None, [status], api_visibility="private", show_progress="hidden")
         gr.api(app.ask, api_name="ask", **ask_options)  # same queue and limit as the chat

@@ -125,6 +125,7 @@ def sources_html(answer: Answer | None, answer_no: int) -> str:
             f'<span class="source-file">{html.escape(citation.source)}</span>'
             + (f' <span class="source-title">{html.escape(citation.title)}</span>' if citation.title else "")
             + (f' <span class="source-page">page {citation.page}</span>' if citation.page else "")
+            + f' <span class="source-collection">in {html.escape(citation.collection)}</span>'
             + f' <span class="source-score">score {citation.score:.2f}</span></div>'
             f'<div class="source-passage">{highlighted}</div></div>'
         )
