@@ -215,6 +215,9 @@ class Settings(BaseSettings):
     admins: str | None = Field(None, description="Users allowed to upload, remove and rebuild (default: all).")
     max_upload_mb: float = Field(50.0, gt=0, description="Largest file the app accepts for upload.")
     answer_concurrency: int = Field(4, ge=1, description="Answers computed at once; more wait in the queue.")
+    data_dir: Path | None = Field(
+        None, description="Where the app keeps saved conversations (default: the index folder given, QA_INDEX_DIR)."
+    )
 
     # The OpenAI-compatible API (python -m qa serve)
     api_key: SecretStr | None = Field(
@@ -235,16 +238,21 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def conversations_path(self) -> Path:
+        """The saved conversations of every collection and user (the app's)."""
+        return (self.data_dir or self._root) / "conversations.sqlite"
+
+    @property
     def index_root(self) -> Path:
         """The index folder given: the default collection's index, the root of the others."""
         return self._root
 
-    @field_validator("index_dir", "docs_dir", "cache_dir")
+    @field_validator("index_dir", "docs_dir", "cache_dir", "data_dir")
     @classmethod
-    def _absolute(cls, value: Path) -> Path:
+    def _absolute(cls, value: Path | None) -> Path | None:
         """Resolved against the working directory once, at load: a child process or a later
         chdir cannot make the same setting name another folder."""
-        return Path(os.path.abspath(value.expanduser()))
+        return None if value is None else Path(os.path.abspath(value.expanduser()))
 
     @field_validator("chunk_overlap")
     @classmethod

@@ -13,6 +13,7 @@ cause chained; the edges (CLI, app, API) catch QAError and show its message, not
     ├── IngestJobError         the app's ingest child failed
     ├── DocumentsError         a change to the documents folder is refused
     │   └── UploadRejected     one uploaded file cannot be stored
+    ├── ConversationNotFound   no saved conversation of this user has that id
     └── APIError               a request the OpenAI-compatible API refuses (status + fields)
 """
 
@@ -75,6 +76,10 @@ class UploadRejected(DocumentsError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ConversationNotFound(QAError):
+    """No saved conversation of this user has that id (it may be another user's: they are not told)."""
 
 
 class APIError(QAError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -191,6 +191,16 @@ class Answer:
     # answer's first sentence (extractive) or the model's checked first line; None when the
     # question asks for no single thing or nothing checked says it
     short: str | None = None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Answer:
+        """The answer `to_json` gave (a saved conversation's), fields it does not know ignored."""
+        known = {f.name for f in fields(Citation)}
+        citations = [Citation(**{k: v for k, v in c.items() if k in known}) for c in data.get("citations", [])]
+        claim_fields = {f.name for f in fields(ClaimCheck)}
+        claims = [ClaimCheck(**{k: v for k, v in c.items() if k in claim_fields}) for c in data.get("claims", [])]
+        simple = {f.name for f in fields(cls)} - {"citations", "claims"}
+        return cls(citations=citations, claims=claims, **{k: v for k, v in data.items() if k in simple})
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -692,3 +692,39 @@ def test_watch_keeps_the_index_in_step_with_the_folder(watching_app: RunningApp,
     (watching_app.docs / "harbour.txt").unlink()
     expect(status).to_contain_text("1 removed", timeout=JOB_TIMEOUT_MS)
     expect(status).to_contain_text("1 document ")
+
+
+def test_conversations_are_kept_across_a_restart(page: Page, tmp_path: Path) -> None:
+    """Saved with their citations, listed by first question, resumed in a restarted app, renamed,
+    exported with their quotes, deleted. What is kept does not depend on the model: the hash double."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    shutil.copy(SEED_FILE, docs / SEED_FILE.name)
+    index, env = tmp_path / "index", hash_model_env()
+    with app_process(docs, index, tmp_path / "first.log", env) as first:
+        open_chat(page, first.url)
+        answer = ask(page, BANKS)
+        expect(answer.locator("a.cite").first).to_be_visible()
+        expect(page.locator("#conversations")).to_contain_text(f"{BANKS} (default)")
+    assert (index / "conversations.sqlite").is_file()
+    with app_process(docs, index, tmp_path / "second.log", env) as second:
+        open_chat(page, second.url)
+        expect(bot_messages(page)).to_have_count(0)
+        page.locator("#conversations").get_by_text(BANKS).click()
+        expect(bot_messages(page)).to_have_count(1)
+        expect(bot_messages(page).first.locator("a.cite").first).to_be_visible()
+        expect(page.locator("#sources mark.quote").first).to_be_visible()
+        expect(page.locator("#sources")).to_contain_text(SEED_FILE.name)
+        page.locator("#conversation-title textarea").fill("Banks and Russia")
+        page.locator("#rename-conversation").click()
+        expect(page.locator("#conversations")).to_contain_text("Banks and Russia (default)")
+        page.locator("#export-conversation").click()
+        link = page.locator("#exported a").first
+        expect(link).to_be_attached()
+        href = link.get_attribute("href") or ""
+        exported = httpx.get(href if href.startswith("http") else second.url.rstrip("/") + href, trust_env=False)
+        assert exported.text.startswith("# Banks and Russia") and f"## {BANKS}" in exported.text
+        assert "\n> " in exported.text  # the cited quotes
+        page.locator("#delete-conversation").click()
+        expect(page.locator("#conversations")).not_to_contain_text("Banks and Russia")
+        expect(bot_messages(page)).to_have_count(0)

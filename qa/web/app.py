@@ -28,29 +28,14 @@ from ..store import collections
 from ..store.overview import Overview
 from ..types import Answer, Progress
 from .auth import Users, load_users
+from .chats import Chats
+from .conversations import Conversations
 from .documents import Documents, example_questions
 from .render import answer_markdown, escape_markdown, sources_html
 from .uploads import SUPPORTED
 
 log = logging.getLogger(__name__)
 STATUS_EVERY_S = 3.0  # with --watch, how often an open page re-reads the status line
-
-CSS = """
-#sources { max-height: 70vh; overflow-y: auto; }
-.source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px; margin-bottom: 8px; }
-.source-head { font-size: 0.9em; margin-bottom: 4px; }
-.source-n { font-weight: bold; }
-.source-file { font-family: monospace; }
-.source-title { font-style: italic; }
-.source-score, .source-page, .source-collection { color: var(--body-text-color-subdued); }
-.source-passage { white-space: pre-wrap; font-size: 0.9em; }
-mark.quote { background: #ffe58a; color: inherit; padding: 0 2px; }
-a.cite { text-decoration: none; font-weight: bold; }
-.claim-unsupported { text-decoration: underline wavy #d9a400; }
-.verdict-unsupported { color: #8a6500; font-size: 0.9em; }
-.claim-contradicted { text-decoration: line-through #c62828; }
-.verdict-contradicted { color: #c62828; font-size: 0.9em; font-weight: bold; }
-"""
 
 
 def status_line(view: Overview, backend: str, synced: str | None = None) -> str:
@@ -88,6 +73,7 @@ class App:
         self.engines = EnginePool(settings, embeddings=engine.embeddings if engine is not None else None)
         self.engines.adopt(engine or Engine(settings))
         self._documents: dict[str, Documents] = {settings.collection: Documents(settings)}
+        self.chats = Chats(Conversations(settings.conversations_path), settings.collection)
         self.users: Users | None = load_users(
             settings.auth.get_secret_value() if settings.auth else None, settings.admins
         )
@@ -174,12 +160,12 @@ class App:
         the checked answer and its sources."""
         question = (message or "").strip()
         if not question:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
             return
         engine = self.engine_of(collection)
         answer_no = len(turns) // 2 + 1
         chat = [*chat, {"role": "user", "content": escape_markdown(question)}, {"role": "assistant", "content": "…"}]
-        yield chat, "", gr.skip(), turns
+        yield chat, "", gr.skip(), turns, gr.skip()
         streamed = ""
         final: Answer | None = None
         try:
@@ -189,14 +175,14 @@ class App:
                 else:
                     streamed += event
                     chat[-1] = {"role": "assistant", "content": escape_markdown(streamed)}
-                    yield chat, gr.skip(), gr.skip(), gr.skip()
+                    yield chat, gr.skip(), gr.skip(), gr.skip(), gr.skip()
         except QAError as exc:
             log.warning("answer failed: %s", exc)
             raise gr.Error(str(exc)) from exc
         assert final is not None
         chat[-1] = {"role": "assistant", "content": answer_markdown(final, answer_no)}
         turns = [*turns, {"role": "user", "content": question}, {"role": "assistant", "content": final.text}]
-        yield chat, gr.skip(), sources_html(final, answer_no), turns
+        yield chat, gr.skip(), sources_html(final, answer_no), turns, {"question": question, **final.to_json()}
 
     def respond_example(
         self, chat: list[dict[str, Any]], turns: list[dict[str, str]], collection: str | None, event: gr.SelectData
@@ -299,6 +285,17 @@ def build(settings: Settings, engine: Engine | None = None, watching: bool = Fal
         gr.Markdown("## Ask your documents")
         status = gr.Markdown(status_line(view, settings.backend), elem_id="status")
         turns = gr.State([])
+        last = gr.State(None)  # the answer just given, to be saved
+        conversation = gr.State(None)  # the saved conversation's id
+        with gr.Sidebar(label="Conversations", open=True):
+            saved = gr.Radio(label="Conversations", choices=[], elem_id="conversations")
+            new_chat = gr.Button("New conversation", elem_id="new-conversation", size="sm")
+            new_title = gr.Textbox(label="Rename to", elem_id="conversation-title")
+            with gr.Row():
+                rename_chat = gr.Button("Rename", elem_id="rename-conversation", size="sm")
+                delete_chat = gr.Button("Delete", elem_id="delete-conversation", size="sm", variant="stop")
+            export_chat = gr.Button("Export as Markdown", elem_id="export-conversation", size="sm")
+            exported = gr.File(label="Exported conversation", elem_id="exported", interactive=False)
         with gr.Row():
             collection = gr.Dropdown(
                 label="Collection",
@@ -347,16 +344,29 @@ def build(settings: Settings, engine: Engine | None = None, watching: bool = Fal
             job = gr.Markdown(elem_id="job-status")
             documents = gr.HTML(documents_html(view), elem_id="documents")
 
-        chat_outputs = [chat, question, sources, turns]
+        chat_outputs = [chat, question, sources, turns, last]
         ask_options = {"concurrency_limit": settings.answer_concurrency, "concurrency_id": "answers"}
         asked = [question, chat, turns, collection]
-        question.submit(app.respond, asked, chat_outputs, api_visibility="private", **ask_options)
-        send.click(app.respond, asked, chat_outputs, api_visibility="private", **ask_options)
+        keep = {"fn": app.chats.save_turn, "inputs": [last, conversation, collection], "outputs": [conversation, saved]}
+        question.submit(app.respond, asked, chat_outputs, api_visibility="private", **ask_options).then(
+            **keep, api_visibility="private"
+        )
+        send.click(app.respond, asked, chat_outputs, api_visibility="private", **ask_options).then(
+            **keep, api_visibility="private"
+        )
         chat.example_select(
             app.respond_example, [chat, turns, collection], chat_outputs, api_visibility="private", **ask_options
+        ).then(**keep, api_visibility="private")
+        fresh = [chat, question, sources, turns, conversation, saved]
+        new_chat.click(app.chats.new_conversation, None, fresh, api_visibility="private")
+        saved.input(
+            app.chats.resume, [saved], [chat, sources, turns, conversation, collection], api_visibility="private"
         )
-        clear.click(lambda: ([], "", sources_html(None, 0), []), None, chat_outputs, api_visibility="private")
-        chat.clear(lambda: ("", sources_html(None, 0), []), None, [question, sources, turns], api_visibility="private")
+        rename_chat.click(app.chats.rename_conversation, [conversation, new_title], [saved], api_visibility="private")
+        delete_chat.click(app.chats.delete_conversation, [conversation], fresh, api_visibility="private")
+        export_chat.click(app.chats.export_conversation, [conversation], [exported], api_visibility="private")
+        clear.click(app.chats.new_conversation, None, fresh, api_visibility="private")
+        chat.clear(app.chats.new_conversation, None, fresh, api_visibility="private")
 
         refresh_outputs = [status, documents, to_remove, documents_tab]
         job_options = {"concurrency_limit": 1, "concurrency_id": "ingest", "api_visibility": "private"}
@@ -371,9 +381,10 @@ def build(settings: Settings, engine: Engine | None = None, watching: bool = Fal
         )
         create.click(app.create_collection, [new_name], [job, collection], api_visibility="private")
         # another collection: another conversation, and its documents in the Documents tab
-        collection.change(lambda: ([], "", sources_html(None, 0), []), None, chat_outputs, api_visibility="private")
+        collection.input(app.chats.new_conversation, None, fresh, api_visibility="private")
         collection.change(app.refresh, [collection], refresh_outputs, api_visibility="private")
         demo.load(lambda: gr.update(choices=app.engines.names()), None, [collection], api_visibility="private")
+        demo.load(app.chats.choices_update, None, [saved], api_visibility="private")
         demo.load(app.refresh, [collection], refresh_outputs, api_visibility="private")
         if watching:  # the status line follows the watcher's syncs (a read of index.json and the records)
             gr.Timer(STATUS_EVERY_S).tick(app.status, None, [status], api_visibility="private", show_progress="hidden")

@@ -26,7 +26,8 @@ def serve_app(settings: Settings, started: float | None = None, watch: bool = Fa
     engine = Engine(settings)
     engine.answer("warm-up")  # load the model before the first user waits for it
 
-    from .app import CSS, build  # imports gradio: after the index exists, so errors come first
+    from .app import build  # imports gradio: after the index exists, so errors come first
+    from .render import CSS
 
     demo, app = build(settings, engine, watching=watch)
     demo.queue(default_concurrency_limit=settings.answer_concurrency)

@@ -130,3 +130,22 @@ def sources_html(answer: Answer | None, answer_no: int) -> str:
             f'<div class="source-passage">{highlighted}</div></div>'
         )
     return "\n".join(blocks)
+
+
+# The page's styles for what these functions render (sources, quotes, flagged claims).
+CSS = """
+#sources { max-height: 70vh; overflow-y: auto; }
+.source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 8px; margin-bottom: 8px; }
+.source-head { font-size: 0.9em; margin-bottom: 4px; }
+.source-n { font-weight: bold; }
+.source-file { font-family: monospace; }
+.source-title { font-style: italic; }
+.source-score, .source-page, .source-collection { color: var(--body-text-color-subdued); }
+.source-passage { white-space: pre-wrap; font-size: 0.9em; }
+mark.quote { background: #ffe58a; color: inherit; padding: 0 2px; }
+a.cite { text-decoration: none; font-weight: bold; }
+.claim-unsupported { text-decoration: underline wavy #d9a400; }
+.verdict-unsupported { color: #8a6500; font-size: 0.9em; }
+.claim-contradicted { text-decoration: line-through #c62828; }
+.verdict-contradicted { color: #c62828; font-size: 0.9em; font-weight: bold; }
+"""

@@ -1,0 +1,104 @@
+"""The app's saved conversations, as the sidebar shows them: the answer just given kept in the
+user's conversation, a conversation resumed with its citations, renamed, deleted or exported as
+Markdown. The user is the login's name, or the local user without login; the store
+(`conversations`) matches it on every read and write."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from ..errors import QAError
+from ..types import Answer
+from .conversations import LOCAL_USER, Conversations
+from .render import answer_markdown, escape_markdown, sources_html
+
+
+class Chats:
+    """The sidebar's handlers over the conversation store."""
+
+    def __init__(self, store: Conversations, default_collection: str) -> None:
+        self.store = store
+        self.default_collection = default_collection
+
+    def choices_update(self, request: gr.Request) -> Any:
+        return gr.update(choices=self.conversation_choices(request))
+
+    def user_of(self, request: gr.Request | None) -> str:
+        name = getattr(request, "username", None) if request is not None else None
+        return str(name) if name else LOCAL_USER
+
+    def conversation_choices(self, request: gr.Request | None) -> list[tuple[str, str]]:
+        return [(f"{item.title} ({item.collection})", item.id) for item in self.store.list(self.user_of(request))]
+
+    def save_turn(
+        self, last: dict[str, Any] | None, key: str | None, collection: str | None, request: gr.Request
+    ) -> tuple[Any, Any]:
+        """Keep the answer just given in the user's conversation (started by its first question)."""
+        if not last:
+            return gr.skip(), gr.skip()
+        user, question = self.user_of(request), str(last.get("question", ""))
+        answer = Answer.from_json(last)
+        try:
+            if key is None:
+                key = self.store.start(user, collection or self.default_collection, question)
+            self.store.add(key, user, question, answer)
+        except QAError as exc:
+            raise gr.Error(str(exc)) from exc
+        return key, gr.update(choices=self.conversation_choices(request), value=key)
+
+    def resume(self, key: str | None, request: gr.Request) -> tuple[Any, ...]:
+        """A saved conversation back in the chat, with its citations, in its collection."""
+        if not key:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+        try:
+            conversation = self.store.get(key, self.user_of(request))
+        except QAError as exc:
+            raise gr.Error(str(exc)) from exc
+        chat: list[dict[str, Any]] = []
+        turns: list[dict[str, str]] = []
+        for number, (question, answer) in enumerate(conversation.turns, 1):
+            chat += [{"role": "user", "content": escape_markdown(question)}]
+            chat += [{"role": "assistant", "content": answer_markdown(answer, number)}]
+            turns += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
+        last = conversation.turns[-1][1] if conversation.turns else None
+        sources = sources_html(last, len(conversation.turns))
+        return chat, sources, turns, key, gr.update(value=conversation.collection)
+
+    def new_conversation(self) -> tuple[Any, ...]:
+        return [], "", sources_html(None, 0), [], None, gr.update(value=None)
+
+    def rename_conversation(self, key: str | None, title: str, request: gr.Request) -> Any:
+        if not key:
+            raise gr.Error("Choose a conversation to rename.")
+        try:
+            self.store.rename(key, self.user_of(request), title or "")
+        except QAError as exc:
+            raise gr.Error(str(exc)) from exc
+        return gr.update(choices=self.conversation_choices(request), value=key)
+
+    def delete_conversation(self, key: str | None, request: gr.Request) -> tuple[Any, ...]:
+        if not key:
+            raise gr.Error("Choose a conversation to delete.")
+        try:
+            self.store.delete(key, self.user_of(request))
+        except QAError as exc:
+            raise gr.Error(str(exc)) from exc
+        cleared = self.new_conversation()
+        return (*cleared[:5], gr.update(choices=self.conversation_choices(request), value=None))
+
+    def export_conversation(self, key: str | None, request: gr.Request) -> str:
+        """The conversation as a Markdown file (with its cited quotes) to download."""
+        if not key:
+            raise gr.Error("Choose a conversation to export.")
+        try:
+            text = self.store.markdown(key, self.user_of(request))
+        except QAError as exc:
+            raise gr.Error(str(exc)) from exc
+        folder = Path(tempfile.mkdtemp(prefix="qa-export-"))
+        path = folder / "conversation.md"
+        path.write_text(text, encoding="utf-8")
+        return str(path)
