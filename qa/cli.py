@@ -169,6 +169,14 @@ def _index_options(command: argparse.ArgumentParser, json_output: bool = True) -
     command.add_argument("-v", "--verbose", action="store_true")
 
 
+def _server_options(command: argparse.ArgumentParser, port: int) -> None:
+    """The options of a command that serves over HTTP (serve; mcp with --transport http)."""
+    command.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    command.add_argument("--port", type=int, default=port, help=f"port (default {port})")
+    command.add_argument("--backend", help="extractive (default), openai, ollama or local (QA_BACKEND)")
+    _index_options(command, json_output=False)
+
+
 def app_parser(prog: str = "app.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=prog, description="Serve the chat over your documents.", add_help=False)
     parser.add_argument("-h", "--help", action="help", help="show this help message and exit")
@@ -251,10 +259,7 @@ def qa_main(argv: Sequence[str] | None = None) -> int:
     _index_options(check_cmd)
     check_cmd.set_defaults(handler=commands.check_cmd)
     serve_cmd = subcommands.add_parser("serve", help="OpenAI-compatible chat API (/v1/chat/completions) with citations")
-    serve_cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    serve_cmd.add_argument("--port", type=int, default=8000, help="port (default 8000)")
-    serve_cmd.add_argument("--backend", help="extractive (default), openai, ollama or local (QA_BACKEND)")
-    _index_options(serve_cmd, json_output=False)
+    _server_options(serve_cmd, port=8000)
     serve_cmd.set_defaults(handler=commands.serve_cmd)
     collections_cmd = subcommands.add_parser(
         "collections", help="list the collections (documents, chunks); create, rename or delete one"
@@ -284,10 +289,7 @@ def qa_main(argv: Sequence[str] | None = None) -> int:
         default="stdio",
         help="stdio (default; what a client launches) or http (Streamable HTTP at http://HOST:PORT/mcp)",
     )
-    mcp_cmd.add_argument("--host", default="127.0.0.1", help="address to bind over http (default 127.0.0.1)")
-    mcp_cmd.add_argument("--port", type=int, default=8765, help="port over http (default 8765)")
-    mcp_cmd.add_argument("--backend", help="extractive (default), openai, ollama or local (QA_BACKEND)")
-    _index_options(mcp_cmd, json_output=False)
+    _server_options(mcp_cmd, port=8765)
     mcp_cmd.set_defaults(handler=commands.mcp_cmd)
     app_cmd = subcommands.add_parser(
         "app", parents=[app_parser("qa app")], add_help=False, help="the web app (same as python app.py)"
