@@ -99,6 +99,31 @@ def test_slides_keep_titles_tables_notes_and_their_numbers() -> None:
     assert "48,000" in by_slide[1].text and "Basalt" not in by_slide[1].text  # no chunk straddles slides
 
 
+def test_a_chart_type_python_pptx_does_not_model_is_read_from_its_cached_values() -> None:
+    """A 3-D area chart (python-pptx reads and writes no such series): written as an area chart,
+    its XML element renamed as PowerPoint writes the 3-D one."""
+    presentation = Presentation()
+    slide = presentation.slides.add_slide(presentation.slide_layouts[5])
+    slide.shapes.title.text = "Tide heights"
+    data = CategoryChartData()
+    data.categories = ["2021", "2022"]
+    data.add_series("Tides", (7.5, 8.25))
+    slide.shapes.add_chart(XL_CHART_TYPE.AREA, Inches(1), Inches(1), Inches(4), Inches(3), data)
+    written = io.BytesIO()
+    presentation.save(written)
+    rewritten = io.BytesIO()
+    with zipfile.ZipFile(written) as source, zipfile.ZipFile(rewritten, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename.startswith("ppt/charts/chart"):
+                content = content.replace(b"<c:areaChart>", b"<c:area3DChart>").replace(
+                    b"</c:areaChart>", b"</c:area3DChart>"
+                )
+            target.writestr(item, content)
+    loaded = load_bytes(rewritten.getvalue(), Path("tides.pptx"))
+    assert "Tide heights" in loaded.text and "category: 2022; Tides: 8.25" in loaded.text
+
+
 def test_sheets_read_rows_with_headers_cached_values_and_row_numbers() -> None:
     loaded = load_bytes(xlsx_bytes(), Path("plan.xlsx"))
     assert "Item: Telescope mirror; Owner: Ana Ruiz; Cost: 4200000; Due: 2022-06-30" in loaded.text

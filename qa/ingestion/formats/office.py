@@ -56,6 +56,23 @@ def _shapes(shapes: Any) -> Iterator[Any]:
             yield shape
 
 
+_CHART_NS = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart"}
+
+
+def _cached_chart_data(chart: Any) -> tuple[list[str], list[tuple[str, list[Any]]]]:
+    """Categories and (name, values) per series from the values the chart part caches, whatever
+    its type."""
+    space = chart._chartSpace  # the chart part's XML: python-pptx has no public way for these types
+    categories: list[str] = []
+    series: list[tuple[str, list[Any]]] = []
+    for element in space.iterfind(".//c:ser", _CHART_NS):
+        name = " ".join(v.text or "" for v in element.iterfind("c:tx//c:v", _CHART_NS)).strip()
+        values = [v.text for v in element.iterfind("c:val//c:pt/c:v", _CHART_NS)]
+        categories = categories or [v.text or "" for v in element.iterfind("c:cat//c:pt/c:v", _CHART_NS)]
+        series.append((name, values))
+    return categories, series
+
+
 def _chart_lines(chart: Any) -> list[str]:
     """A chart as its title and a table: one row per category, a column per series."""
     lines = []
@@ -64,6 +81,8 @@ def _chart_lines(chart: Any) -> list[str]:
     try:
         categories = [str(category) for category in chart.plots[0].categories] if len(chart.plots) else []
         series = [(plot_series.name, list(plot_series.values)) for plot in chart.plots for plot_series in plot.series]
+    except NotImplementedError:  # a chart type python-pptx does not model (3-D area, ...): its cached data
+        categories, series = _cached_chart_data(chart)
     except (KeyError, ValueError, IndexError, AttributeError):  # a chart part python-pptx cannot read
         return lines
     header = ["category", *(str(name or f"series {number}") for number, (name, _) in enumerate(series, 1))]
