@@ -74,7 +74,9 @@ def main() -> None:
         for number, name in enumerate(NAMES):
             part = documents[number * args.per : (number + 1) * args.per]
             ids = {document["id"] for document in part}
-            asked[name] = [q["query"] for q in queries if set(q.get("gold_doc_ids", [])) & ids]
+            # its own questions first, then the rest (asked too: found or not, none may cite elsewhere)
+            own = [q["query"] for q in queries if set(q.get("gold_doc_ids", [])) & ids]
+            asked[name] = own + [q["query"] for q in queries if q["query"] not in own][: 100 - len(own)]
             settings = load_settings(index_dir=root, collection=name)
             collections.ensure(settings)
             write_documents(settings.docs_dir, part)
