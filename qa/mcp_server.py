@@ -146,9 +146,8 @@ def create_server(engines: EnginePool, ready: Future[None] | None = None) -> Doc
             limiter.append(anyio.CapacityLimiter(concurrency))
 
         def call() -> Any:
-            settings = engines.settings_of(collection)
             engine = engines.get(collection)
-            return function(engine, checked_sources(settings, sources))
+            return function(engine, checked_sources(engine.settings, sources))
 
         try:
             await anyio.to_thread.run_sync(ready.result)

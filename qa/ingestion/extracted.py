@@ -115,6 +115,14 @@ class SectionWriter:
         self.parts.append(body)
         self.length = start + len(body)
 
+    def add_verbatim(self, text: str, page: int | None = None) -> None:
+        """One section holding `text` exactly as given, even when empty (a PDF page's text layer,
+        kept byte for byte so its chunks, and their keys, stay what they were)."""
+        start = self.length + (2 if self.parts else 0)
+        self.sections.append(Section(start, page))
+        self.parts.append(text)
+        self.length = start + len(text)
+
     def text(self) -> str:
         return "\n\n".join(self.parts)
 

@@ -7,7 +7,7 @@ import io
 from typing import Any
 
 from ...errors import IngestError
-from ..extracted import LoadedText, ReadOptions, Section, SectionWriter, first_line_title
+from ..extracted import LoadedText, ReadOptions, SectionWriter, first_line_title
 from .scans import ocr_pdf_pages, unavailable
 from .tables import cell_text, table_rows
 
@@ -71,10 +71,7 @@ def _extract(reader: Any, data: bytes, path: str, options: ReadOptions) -> Loade
     for index, page_text in enumerate(pages):
         number = index + 1
         if index not in tables:  # the page's text layer as it is (as before tables were read)
-            start = writer.length + (2 if writer.parts else 0)
-            writer.parts.append(page_text)
-            writer.sections.append(Section(start, page=number))
-            writer.length = start + len(page_text)
+            writer.add_verbatim(page_text, page=number)
             continue
         for kind, body in tables[index]:
             if kind == "text":
