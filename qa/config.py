@@ -219,15 +219,37 @@ class Settings(BaseSettings):
         None, description="Where the app keeps saved conversations (default: the index folder given, QA_INDEX_DIR)."
     )
 
-    # The OpenAI-compatible API (python -m qa serve)
+    session_hours: float = Field(
+        12.0, gt=0, description="A login lasts this long; then the app asks for the password again."
+    )
+    max_failed_logins: int = Field(
+        5,
+        ge=1,
+        description="Failed logins (or bad API keys) per user within 15 minutes before further tries are "
+        "refused for a while; an address may fail 4 times as often.",
+    )
+
+    # The OpenAI-compatible API (python -m qa serve) and MCP over HTTP
     api_key: SecretStr | None = Field(
         None, description="Bearer token every API request must carry (Authorization: Bearer KEY); unset = none."
+    )
+    api_keys: Path | None = Field(
+        None,
+        description="File of 'key, user' lines: each key stands for a QA_AUTH user and sees only what they "
+        "are granted.",
     )
 
     @model_validator(mode="after")
     def _collection_paths(self) -> Settings:
         """A named collection's index (and, unless given, documents folder) under the root's
-        collections/NAME/. Idempotent: a child handed these settings resolves to the same paths."""
+        collections/NAME/. Idempotent: a child handed these settings resolves to the same paths,
+        and validating them again (pydantic runs this on an instance given as a field's value, as
+        QARetriever(settings=...) does) leaves them as they are."""
+        earlier = getattr(self, "_root", None)
+        if earlier is not None and self.index_dir == (
+            earlier if self.collection == DEFAULT_COLLECTION else earlier / COLLECTIONS_DIR / self.collection / "index"
+        ):
+            return self
         root = self._root = self.index_dir
         if self.collection == DEFAULT_COLLECTION:
             self.index_dir = root
