@@ -3,6 +3,7 @@ cause chained; the edges (CLI, app, API) catch QAError and show its message, not
 
     QAError
     ├── ConfigError            a setting is invalid or names something that is not there
+    │   └── NoSuchCollection   no collection of that name that the caller may see
     ├── IngestError            one file could not be ingested (the run goes on and reports it)
     ├── IndexMissing           no index at the configured location yet
     ├── IndexMismatch          the index was built with another embedding model
@@ -26,6 +27,11 @@ class QAError(Exception):
 
 class ConfigError(QAError):
     """A setting is invalid or names something that is not there."""
+
+
+class NoSuchCollection(ConfigError):
+    """No collection of that name that the caller may see: missing and forbidden read the same,
+    so a name never tells another user's collection exists."""
 
 
 class IngestError(QAError):

@@ -19,8 +19,11 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from .access.accounts import load_users
 from .answering.engine import Engine, engine_for
 from .config import Settings, load_settings
+from .errors import NoSuchCollection
+from .store import collections
 from .types import Answer, Message, Passage
 
 
@@ -52,6 +55,9 @@ class QARetriever(BaseRetriever):
     and `index_dir`, when given too, overrides its index location. Without `settings` they come
     from qa.toml and QA_* env vars like everywhere else. `invoke(query, k=..., sources=[...])`
     overrides k and restricts the search to some files for one call.
+
+    `user`: search on behalf of this QA_AUTH user, who must be granted the settings' collection
+    (else every call raises NoSuchCollection, as for a collection that does not exist).
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
@@ -60,6 +66,7 @@ class QARetriever(BaseRetriever):
     index_dir: Path | None = Field(default=None, description="Index folder (default: settings.index_dir).")
     settings: Settings | None = Field(default=None, description="qa Settings (default: qa.toml and QA_* env vars).")
     sources: list[str] | None = Field(default=None, description="Only passages of these files (as ingested).")
+    user: str | None = Field(default=None, description="Search as this QA_AUTH user (default: no restriction).")
 
     _engine: Engine | None = PrivateAttr(default=None)
 
@@ -86,8 +93,19 @@ class QARetriever(BaseRetriever):
         k: int | None = None,
         sources: Sequence[str] | None = None,
     ) -> list[Document]:
+        require_access(self.resolved_settings(), self.user)
         retrieval = self.engine.retriever.search(query, k=k or self.k, sources=sources or self.sources)
         return [passage_document(passage) for passage in retrieval.passages]
+
+
+def require_access(settings: Settings, user: str | None) -> None:
+    """Raise NoSuchCollection unless `user` (None: no restriction) may see settings' collection."""
+    if user is None:
+        return
+    users = load_users(settings.auth.get_secret_value() if settings.auth else None, settings.admins)
+    name = settings.collection
+    if users is not None and not users.may_see(user, name, collections.owner(settings, name)):
+        raise NoSuchCollection(f"no collection {name!r}")
 
 
 def _message_dict(message: Any) -> Message | Any:
@@ -106,15 +124,20 @@ def _question_and_history(inputs: str | Mapping[str, Any]) -> tuple[str, list[An
     raise TypeError('qa.chain takes a question (str) or {"question": str, "history": [messages]}')
 
 
-def chain(settings: Settings | None = None, *, engine: Engine | None = None) -> Runnable[Any, Answer]:
+def chain(
+    settings: Settings | None = None, *, engine: Engine | None = None, user: str | None = None
+) -> Runnable[Any, Answer]:
     """A Runnable: a question (str) or {"question": str, "history": [...]} in, a checked and cited
     qa.Answer out. History turns are {"role", "content"} dicts or LangChain messages.
 
-    `settings` defaults to qa.toml and QA_* env vars; `engine` uses an Engine you already built.
+    `settings` defaults to qa.toml and QA_* env vars; `engine` uses an Engine you already built;
+    `user` answers as that QA_AUTH user (see QARetriever).
     """
 
     def run(inputs: str | Mapping[str, Any]) -> Answer:
         question, history = _question_and_history(inputs)
-        return (engine or engine_for(settings or load_settings())).answer(question, history)
+        chosen = engine or engine_for(settings or load_settings())
+        require_access(chosen.settings, user)
+        return chosen.answer(question, history)
 
     return RunnableLambda(run, name="qa_chain")

@@ -24,12 +24,14 @@ import socket
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from importlib import metadata
 from typing import Annotated, Any
 from urllib.parse import quote, unquote
 
 import anyio
+from mcp.server.context import CallNext, HandlerResult, ServerRequestContext
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
@@ -40,7 +42,7 @@ from starlette.responses import JSONResponse
 from .answering.engines import EnginePool
 from .config import Settings
 from .errors import ConfigError, QAError
-from .http_auth import BearerAuth, is_loopback
+from .http_auth import KeyAuth, ServerAccess, is_loopback, request_user, server_access
 from .mcp_results import (
     AskResult,
     CollectionsResult,
@@ -69,6 +71,20 @@ INSTRUCTIONS = (
 )
 
 
+#: the user the current call's key stands for (None: stdio, the server's own key, or no key)
+CALLER: ContextVar[str | None] = ContextVar("qa_mcp_caller", default=None)
+
+
+async def remember_caller(ctx: ServerRequestContext[Any, Any], call_next: CallNext) -> HandlerResult:
+    """Every message is handled knowing whose key sent it (KeyAuth left it in the HTTP scope)."""
+    scope = getattr(ctx.request, "scope", None)
+    token = CALLER.set(request_user(scope) if isinstance(scope, dict) else None)
+    try:
+        return await call_next(ctx)
+    finally:
+        CALLER.reset(token)
+
+
 def resource_uri(source: str, collection: str, default: str) -> str:
     uri = RESOURCE_PREFIX + quote(source, safe="/")
     return uri if collection == default else f"{uri}?collection={quote(collection, safe='')}"
@@ -82,14 +98,14 @@ class DocumentsServer(MCPServer):
         self.engines = engines
         self.ready = ready  # set once the first engine (and the model) has loaded
 
-    def _documents(self) -> list[tuple[str, Any]]:
+    def _documents(self, user: str | None) -> list[tuple[str, Any]]:
         found = []
-        for name in self.engines.names():
-            found += [(name, record) for record in overview(self.engines.settings_of(name)).documents]
+        for name in self.engines.names(user):
+            found += [(name, record) for record in overview(self.engines.settings_of(name, user)).documents]
         return found
 
     async def list_resources(self) -> list[Resource]:
-        documents = await anyio.to_thread.run_sync(self._documents)
+        documents = await anyio.to_thread.run_sync(self._documents, CALLER.get())
         return [
             Resource(
                 uri=resource_uri(record.source, name, self.engines.default),
@@ -106,12 +122,13 @@ class DocumentsServer(MCPServer):
         path, _, query = str(uri)[len(RESOURCE_PREFIX) :].partition("?")
         source = unquote(path)
         collection = unquote(query.removeprefix("collection=")) if query.startswith("collection=") else None
+        user = CALLER.get()
 
         def read() -> str:
-            settings = self.engines.settings_of(collection)
+            settings = self.engines.settings_of(collection, user)
             if overview(settings).document(source) is None:
                 raise ResourceNotFoundError(f"no indexed document {source!r}: list_documents names them")
-            return stitched(self.engines.get(collection).retriever.reader.document_passages(source))
+            return stitched(self.engines.get(collection, user).retriever.reader.document_passages(source))
 
         try:
             await anyio.to_thread.run_sync(self.ready.result)
@@ -136,7 +153,14 @@ def create_server(engines: EnginePool, ready: Future[None] | None = None) -> Doc
     if ready is None:
         ready = Future()
         ready.set_result(None)
-    server = DocumentsServer(engines, ready, name="qa", version=package_version(), instructions=INSTRUCTIONS)
+    server = DocumentsServer(
+        engines,
+        ready,
+        name="qa",
+        version=package_version(),
+        instructions=INSTRUCTIONS,
+        middleware=[remember_caller],
+    )
     limiter: list[anyio.CapacityLimiter] = []  # made in the event loop, on first use
     concurrency = engines.settings.answer_concurrency
 
@@ -145,8 +169,10 @@ def create_server(engines: EnginePool, ready: Future[None] | None = None) -> Doc
         if not limiter:
             limiter.append(anyio.CapacityLimiter(concurrency))
 
+        user = CALLER.get()
+
         def call() -> Any:
-            engine = engines.get(collection)
+            engine = engines.get(collection, user)
             return function(engine, checked_sources(engine.settings, sources))
 
         try:
@@ -229,8 +255,10 @@ def create_server(engines: EnginePool, ready: Future[None] | None = None) -> Doc
     async def list_documents(
         collection: Annotated[str | None, COLLECTION_ARGUMENT] = None,
     ) -> Annotated[CallToolResult, DocumentsResult]:
+        user = CALLER.get()
+
         def listing() -> Any:
-            settings = engines.settings_of(collection)
+            settings = engines.settings_of(collection, user)
             return settings.collection, overview(settings)
 
         try:
@@ -262,7 +290,8 @@ def create_server(engines: EnginePool, ready: Future[None] | None = None) -> Doc
         annotations=READ_ONLY,
     )
     async def list_collections() -> Annotated[CallToolResult, CollectionsResult]:
-        listed = await anyio.to_thread.run_sync(collections.list_collections, engines.settings)
+        visible = engines.visible_to(CALLER.get())
+        listed = await anyio.to_thread.run_sync(collections.list_collections, engines.settings, visible)
         items = [
             {
                 "name": info.name,
@@ -303,6 +332,14 @@ def unauthorized() -> JSONResponse:
     )
 
 
+def too_many(seconds: int) -> JSONResponse:
+    return JSONResponse(
+        {"error": f"Too many requests with a wrong API key from this address: try again in {seconds} s."},
+        status_code=429,
+        headers={"Retry-After": str(seconds)},
+    )
+
+
 def bound_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on host:port (IPv6 when the host is)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -317,20 +354,26 @@ def bound_socket(host: str, port: int) -> socket.socket:
     return listening
 
 
+def http_app(server: DocumentsServer, access: ServerAccess, host: str = "127.0.0.1") -> Any:
+    """The server's Streamable HTTP app, behind the keys `access` names (if any)."""
+    app: Any = server.streamable_http_app(host=host)
+    if access.needs_key:
+        app = KeyAuth(app, **access.guard_options(unauthorized, too_many))
+    return app
+
+
 def serve(settings: Settings, transport: str = "stdio", host: str = "127.0.0.1", port: int = 8765) -> None:
     """Serve until stdin closes (stdio) or until interrupted (HTTP)."""
-    key = settings.api_key.get_secret_value() if settings.api_key is not None else None
+    access = server_access(settings)
     if transport == "http":
-        if key is not None and not key.strip():
-            raise ConfigError("QA_API_KEY is empty: set a key, or unset it to serve without one")
-        if key is None and not is_loopback(host):
+        if not access.needs_key and not is_loopback(host):
             raise ConfigError(
-                f"refusing to serve MCP on {host} without a key: set QA_API_KEY (clients send "
-                "'Authorization: Bearer <key>'), or bind 127.0.0.1"
+                f"refusing to serve MCP on {host} without a key: set QA_API_KEY or QA_API_KEYS (clients "
+                "send 'Authorization: Bearer <key>'), or bind 127.0.0.1"
             )
     elif transport != "stdio":
         raise ConfigError(f"unknown transport {transport!r}: stdio or http")
-    engines = EnginePool(settings)
+    engines = EnginePool(settings, users=access.users if transport == "http" else None)
     server = create_server(engines, load_in_background(engines))
     try:
         if transport == "stdio":
@@ -338,9 +381,7 @@ def serve(settings: Settings, transport: str = "stdio", host: str = "127.0.0.1",
         else:
             import uvicorn
 
-            app: Any = server.streamable_http_app(host=host)
-            if key is not None:
-                app = BearerAuth(app, key, unauthorized)
+            app = http_app(server, access, host)
             listening = bound_socket(host, port)
             # said once connections are accepted, so a script (or a test) can wait for this line
             log.warning("MCP server listening on http://%s:%d/mcp", host, listening.getsockname()[1])

@@ -20,7 +20,10 @@ Routes: `GET /v1/models`, `GET /v1/models/{id}`, `POST /v1/chat/completions` (st
   and its [n] markers always match `citations`. The last chunk (finish_reason "stop") carries
   `citations` and `answer`; then `data: [DONE]`. With an LLM backend the first word therefore
   arrives when the whole answer has been generated and checked.
-- With settings.api_key (QA_API_KEY), every request needs `Authorization: Bearer <key>`, else 401.
+- With settings.api_key (QA_API_KEY) or settings.api_keys (QA_API_KEYS), every request needs
+  `Authorization: Bearer <key>`, else 401; an address that sent 20 wrong keys in 15 minutes gets
+  429 for a while. A QA_API_KEYS key stands for its user: `/v1/models` lists only the collections
+  they are granted, and any other model is 404 as if it did not exist.
 - Errors are OpenAI-shaped: {"error": {"message", "type", "param", "code"}}; 400 for bad requests
   (invalid JSON, missing or empty messages, last message not from the user), 401, 404, 405, and
   500 for failures of the index or the engine.
@@ -48,8 +51,8 @@ from starlette.exceptions import HTTPException
 from .answering.engine import Engine
 from .answering.engines import EnginePool
 from .config import Settings
-from .errors import APIError, ConfigError, QAError
-from .http_auth import BearerAuth
+from .errors import APIError, NoSuchCollection, QAError
+from .http_auth import KeyAuth, request_user, server_access
 from .text.chat import chat_turns, content_text
 from .types import Answer
 
@@ -174,21 +177,30 @@ def unauthorized() -> JSONResponse:
     return error_response(error, headers={"WWW-Authenticate": "Bearer"})
 
 
+def too_many(seconds: int) -> JSONResponse:
+    error = APIError(
+        429,
+        f"Too many requests with a wrong API key from this address: try again in {seconds} s.",
+        type_="rate_limit_error",
+        code="rate_limit_exceeded",
+    )
+    return error_response(error, headers={"Retry-After": str(seconds)})
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """The API over the collections of settings' index root; `engine` (default: a new
-    Engine(settings), which opens the index now) answers for settings' collection."""
+    Engine(settings), which opens the index now) answers for settings' collection. With
+    QA_API_KEYS each request sees only what its key's user is granted."""
+    access = server_access(settings)
     engine = engine or Engine(settings)
-    engines = EnginePool(settings, embeddings=engine.embeddings)
+    engines = EnginePool(settings, embeddings=engine.embeddings, users=access.users)
     engines.adopt(engine)
-    key = settings.api_key.get_secret_value() if settings.api_key is not None else None
-    if key is not None and not key.strip():
-        raise ConfigError("QA_API_KEY is empty: set a key, or unset it to serve without one")
     started = int(time.time())
     slots = asyncio.Semaphore(settings.answer_concurrency)
     app = FastAPI(title="qa: OpenAI-compatible API", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.engines = engines
-    if key is not None:
-        app.add_middleware(BearerAuth, key=key, unauthorized=unauthorized)
+    if access.needs_key:
+        app.add_middleware(KeyAuth, **access.guard_options(unauthorized, too_many))
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
@@ -206,6 +218,10 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
             message = str(exc.detail)
         return error_response(APIError(exc.status_code, message), headers=exc.headers)
 
+    @app.exception_handler(NoSuchCollection)
+    async def _no_collection(request: Request, exc: NoSuchCollection) -> JSONResponse:
+        return error_response(APIError(404, str(exc), param="model", code="model_not_found"))
+
     @app.exception_handler(QAError)
     async def _qa_error(request: Request, exc: QAError) -> JSONResponse:
         log.error("answering failed: %s", exc)
@@ -216,11 +232,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         log.exception("unexpected error")
         return error_response(APIError(500, "The server failed to answer; see its log.", type_="server_error"))
 
-    def collection_of(model: str) -> str:
-        """The collection a model id names ("qa": the server's own); 404 as OpenAI answers an
-        unknown model."""
-        name = engines.default if model in (MODEL_ID, "") else model
-        if name not in engines.names():
+    def collection_of(model: str, user: str | None) -> str:
+        """The collection a model id names for `user` ("qa": the server's own, else their first);
+        404 as OpenAI answers an unknown model, and the same for one `user` may not see."""
+        name = (engines.default_for(user) or engines.default) if model in (MODEL_ID, "") else model
+        if name not in engines.names(user):
             raise APIError(
                 404,
                 f"The model {model!r} does not exist; the models are the collections: GET /v1/models lists them.",
@@ -230,22 +246,23 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         return name
 
     @app.get("/v1/models")
-    async def list_models() -> dict[str, Any]:
-        names = await run_in_threadpool(engines.names)
+    async def list_models(request: Request) -> dict[str, Any]:
+        names = await run_in_threadpool(engines.names, request_user(request.scope))
         return {"object": "list", "data": [model_card(name, started) for name in names]}
 
     @app.get("/v1/models/{model_id}")
-    async def get_model(model_id: str) -> dict[str, Any]:
-        await run_in_threadpool(collection_of, model_id)
+    async def get_model(model_id: str, request: Request) -> dict[str, Any]:
+        await run_in_threadpool(collection_of, model_id, request_user(request.scope))
         return model_card(model_id, started)
 
     @app.post("/v1/chat/completions", response_model=None)
-    async def chat_completions(body: ChatRequest) -> JSONResponse | StreamingResponse:
+    async def chat_completions(body: ChatRequest, request: Request) -> JSONResponse | StreamingResponse:
         question, history = split_messages(body.messages)
-        name = await run_in_threadpool(collection_of, body.model)
+        user = request_user(request.scope)
+        name = await run_in_threadpool(collection_of, body.model, user)
         began = time.perf_counter()
         async with slots:
-            answer = await run_in_threadpool(lambda: engines.get(name).answer(question, history))
+            answer = await run_in_threadpool(lambda: engines.get(name, user).answer(question, history))
         log.info("answered in %.0f ms (%d citations)", (time.perf_counter() - began) * 1000, len(answer.citations))
         completions = Completions(body.model or MODEL_ID)
         if body.stream:

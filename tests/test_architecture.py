@@ -50,7 +50,7 @@ def layer(module: str) -> str:
     if module in SHARED or module.startswith("qa.embeddings."):
         return "shared"
     parts = module.split(".")
-    if len(parts) > 1 and parts[1] in ("text", "store", "ingestion", "answering", "web"):
+    if len(parts) > 1 and parts[1] in ("text", "store", "access", "ingestion", "answering", "web"):
         return parts[1]
     return "interface"  # qa, qa.cli, qa.evaluate, qa.openai_api, qa.langchain, qa.__main__
 
@@ -59,10 +59,11 @@ ALLOWED = {
     "shared": {"shared"},
     "text": {"shared", "text"},
     "store": {"shared", "text", "store"},
+    "access": {"shared", "access"},
     "ingestion": {"shared", "text", "store", "ingestion"},
-    "answering": {"shared", "text", "store", "answering"},
-    "web": {"shared", "text", "store", "ingestion", "answering", "web"},
-    "interface": {"shared", "text", "store", "ingestion", "answering", "web", "interface"},
+    "answering": {"shared", "text", "store", "access", "answering"},
+    "web": {"shared", "text", "store", "access", "ingestion", "answering", "web"},
+    "interface": {"shared", "text", "store", "access", "ingestion", "answering", "web", "interface"},
 }
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from qa.access.accounts import Users, hash_password, load_users
 from qa.errors import ConfigError
-from qa.web.auth import Users, hash_password, load_users
 
 
 def test_no_auth_means_no_login() -> None:
@@ -119,6 +119,14 @@ def test_repr_hides_passwords() -> None:
         ("alice:\n", "line 1"),
         ("alice:hunter2x\nbob::admin\n", "line 2"),
         ("alice:hunter2\nalice:other\n", "line 2"),
+        # groups and grants (tests/test_access.py has what they grant)
+        ("alice:pw1\ngrant zoe: alpha\n", "line 2: grant names 'zoe', neither a user nor a group"),
+        ("alice:pw1\ngroup team: alice, zoe\n", "line 2: group 'team' names 'zoe', who is not a user"),
+        ("alice:pw1\ngroup alice: alice\n", "line 2: 'alice' is a user name and cannot also be a group"),
+        ("alice:pw1\ngrant alice: Bad Name\n", "line 2: 'Bad Name' is not a collection name"),
+        ("alice:pw1\ngrant alice:\n", "line 2: grant 'alice' names no collection"),
+        ("alice:pw1\ngroup t: alice\ngroup t: alice\n", "line 3: group 't' already defined at line 2"),
+        ("al ice:pw1\n", "line 1: a user name holds no spaces"),
     ],
 )
 def test_malformed_file_lines_name_the_line_not_the_password(tmp_path: Path, content: str, where: str) -> None:

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from ..config import (
     default_docs_dir,
     load_settings,
 )
-from ..errors import ConfigError, IndexBusy
+from ..errors import ConfigError, IndexBusy, NoSuchCollection
 from .lock import WriteLock
 from .overview import overview
 
@@ -63,8 +64,12 @@ def collection_home(settings: Settings, name: str) -> Path:
     return collections_home(settings) / name
 
 
-def names(settings: Settings) -> list[str]:
-    """Every collection there is: `default`, then the named ones in order."""
+#: may the caller see collection NAME (created by OWNER, or None)? None: the caller sees every one
+Visible = Callable[[str, str | None], bool] | None
+
+
+def names(settings: Settings, visible: Visible = None) -> list[str]:
+    """Every collection there is that the caller may see: `default`, then the named ones in order."""
     home = collections_home(settings)
     named = (
         sorted(
@@ -75,17 +80,34 @@ def names(settings: Settings) -> list[str]:
         if home.is_dir()
         else []
     )
-    return [DEFAULT_COLLECTION, *named]
+    every = [DEFAULT_COLLECTION, *named]
+    return every if visible is None else [name for name in every if visible(name, owner(settings, name))]
+
+
+def owner(settings: Settings, name: str) -> str | None:
+    """The user who created collection `name` in the app (None: made from the command line)."""
+    if name == DEFAULT_COLLECTION:
+        return None
+    try:
+        record = json.loads((collection_home(settings, name) / COLLECTION_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    made_by = record.get("owner") if isinstance(record, dict) else None
+    return made_by if isinstance(made_by, str) else None
 
 
 def exists(settings: Settings, name: str) -> bool:
     return name == DEFAULT_COLLECTION or (collection_home(settings, name) / COLLECTION_FILE).is_file()
 
 
-def settings_for(settings: Settings, name: str) -> Settings:
-    """The same settings, pointed at collection `name` (which must exist)."""
-    if not exists(settings, name):
-        raise ConfigError(f"no collection {name!r}: `qa collections` lists them, `qa collections create` makes one")
+def settings_for(settings: Settings, name: str, visible: Visible = None) -> Settings:
+    """The same settings, pointed at collection `name` (which must exist, and which the caller
+    must be allowed to see: one that is not is refused with the same words as a missing one, so
+    its name does not tell it exists)."""
+    if not exists(settings, name) or (visible is not None and not visible(name, owner(settings, name))):
+        raise NoSuchCollection(
+            f"no collection {name!r}: `qa collections` lists them, `qa collections create` makes one"
+        )
     overrides = settings.revealed()
     overrides.update(collection=name)
     if name != DEFAULT_COLLECTION or settings.collection != DEFAULT_COLLECTION:
@@ -104,8 +126,8 @@ def describe(settings: Settings) -> CollectionInfo:
     )
 
 
-def list_collections(settings: Settings) -> list[CollectionInfo]:
-    return [describe(settings_for(settings, name)) for name in names(settings)]
+def list_collections(settings: Settings, visible: Visible = None) -> list[CollectionInfo]:
+    return [describe(settings_for(settings, name)) for name in names(settings, visible)]
 
 
 def ensure(settings: Settings) -> None:
@@ -115,8 +137,9 @@ def ensure(settings: Settings) -> None:
     create(settings, settings.collection, docs_dir=None)
 
 
-def create(settings: Settings, name: str, docs_dir: Path | None = None) -> Settings:
-    """A new, empty collection; its documents folder is `docs_dir` or its own documents/."""
+def create(settings: Settings, name: str, docs_dir: Path | None = None, made_by: str | None = None) -> Settings:
+    """A new, empty collection; its documents folder is `docs_dir` or its own documents/;
+    `made_by`: the app user who created it, its owner (who sees it whatever QA_AUTH grants)."""
     load_settings(**{**settings.revealed(), "collection": name})  # validates the name
     if exists(settings, name):
         raise ConfigError(f"collection {name!r} exists already")
@@ -128,6 +151,8 @@ def create(settings: Settings, name: str, docs_dir: Path | None = None) -> Setti
     record = {"name": name, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     if docs_dir is not None:  # its own folder is not recorded: the index root may move
         record["docs_dir"] = str(folder)
+    if made_by is not None:
+        record["owner"] = made_by
     (staging / COLLECTION_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     try:
         os.rename(staging, home)  # one step: the collection appears whole or not at all

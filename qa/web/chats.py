@@ -6,23 +6,32 @@ Markdown. The user is the login's name, or the local user without login; the sto
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from ..errors import QAError
+from ..errors import ConversationNotFound, QAError
 from ..types import Answer
-from .conversations import LOCAL_USER, Conversations
+from .conversations import LOCAL_USER, Conversation, Conversations
 from .render import answer_markdown, escape_markdown, sources_html
 
 
 class Chats:
     """The sidebar's handlers over the conversation store."""
 
-    def __init__(self, store: Conversations, default_collection: str) -> None:
+    def __init__(
+        self,
+        store: Conversations,
+        default_collection: str,
+        may_see: Callable[[gr.Request | None, str], bool] = lambda request, collection: True,
+    ) -> None:
         self.store = store
         self.default_collection = default_collection
+        #: may this request's user see that collection? A conversation in one they may not (any
+        #: more) is not listed, resumed or exported: its citations quote that collection
+        self.may_see = may_see
 
     def choices_update(self, request: gr.Request) -> Any:
         return gr.update(choices=self.conversation_choices(request))
@@ -32,7 +41,11 @@ class Chats:
         return str(name) if name else LOCAL_USER
 
     def conversation_choices(self, request: gr.Request | None) -> list[tuple[str, str]]:
-        return [(f"{item.title} ({item.collection})", item.id) for item in self.store.list(self.user_of(request))]
+        return [
+            (f"{item.title} ({item.collection})", item.id)
+            for item in self.store.list(self.user_of(request))
+            if self.may_see(request, item.collection)
+        ]
 
     def save_turn(
         self, last: dict[str, Any] | None, key: str | None, collection: str | None, request: gr.Request
@@ -55,7 +68,7 @@ class Chats:
         if not key:
             return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         try:
-            conversation = self.store.get(key, self.user_of(request))
+            conversation = self._visible(key, request)
         except QAError as exc:
             raise gr.Error(str(exc)) from exc
         chat: list[dict[str, Any]] = []
@@ -67,6 +80,13 @@ class Chats:
         last = conversation.turns[-1][1] if conversation.turns else None
         sources = sources_html(last, len(conversation.turns))
         return chat, sources, turns, key, gr.update(value=conversation.collection)
+
+    def _visible(self, key: str, request: gr.Request | None) -> Conversation:
+        """The user's conversation `key`, if they may still see its collection."""
+        conversation = self.store.get(key, self.user_of(request))
+        if not self.may_see(request, conversation.collection):
+            raise ConversationNotFound("no such conversation")
+        return conversation
 
     def new_conversation(self) -> tuple[Any, ...]:
         return [], "", sources_html(None, 0), [], None, gr.update(value=None)
@@ -95,6 +115,7 @@ class Chats:
         if not key:
             raise gr.Error("Choose a conversation to export.")
         try:
+            self._visible(key, request)
             text = self.store.markdown(key, self.user_of(request))
         except QAError as exc:
             raise gr.Error(str(exc)) from exc

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import Any
 
 from ..answering.engine import Engine
 from ..config import Settings
@@ -26,22 +27,10 @@ def serve_app(settings: Settings, started: float | None = None, watch: bool = Fa
     engine = Engine(settings)
     engine.answer("warm-up")  # load the model before the first user waits for it
 
-    from .app import build  # imports gradio: after the index exists, so errors come first
-    from .render import CSS
+    from .page import build  # imports gradio: after the index exists, so errors come first
 
     demo, app = build(settings, engine, watching=watch)
-    demo.queue(default_concurrency_limit=settings.answer_concurrency)
-    if settings.host not in LOCAL_HOSTS and app.users is None:
-        log.warning("serving on %s without login: anyone who can reach it can read, upload and rebuild", settings.host)
-    _, url, _ = demo.launch(
-        server_name=settings.host,
-        server_port=settings.port,
-        auth=app.users.check if app.users else None,
-        css=CSS,
-        footer_links=["api"],
-        prevent_thread_lock=True,
-        quiet=True,
-    )
+    url = launch(demo, app, settings)
     if watch:
         app.start_watching()
     log.info("serving on %s (ready %.1f s after start)", url, time.perf_counter() - started)
@@ -51,3 +40,33 @@ def serve_app(settings: Settings, started: float | None = None, watch: bool = Fa
         pass
     finally:
         app.stop_watching()
+
+
+def launch(demo: Any, app: Any, settings: Settings) -> str:
+    """Serve the page `build` made in a thread: its queue, the login (failed ones throttled per
+    user and address, sessions that end after settings.session_hours); the URL it serves on."""
+    from starlette.middleware import Middleware
+
+    from ..access.throttle import WINDOW_S, Throttle
+    from .auth import ExpiringTokens, LoginGuard
+    from .render import CSS
+
+    demo.queue(default_concurrency_limit=settings.answer_concurrency)
+    guard = []
+    if app.users is not None:
+        guard = [Middleware(LoginGuard, throttle=Throttle(settings.max_failed_logins, WINDOW_S, "login"))]
+    elif settings.host not in LOCAL_HOSTS:
+        log.warning("serving on %s without login: anyone who can reach it can read, upload and rebuild", settings.host)
+    _, url, _ = demo.launch(
+        server_name=settings.host,
+        server_port=settings.port,
+        auth=app.users.check if app.users else None,
+        css=CSS,
+        footer_links=["api"],
+        prevent_thread_lock=True,
+        quiet=True,
+        app_kwargs={"middleware": guard},
+    )
+    if app.users is not None:  # before anyone can have logged in: the URL is only known now
+        demo.server_app.tokens = ExpiringTokens(settings.session_hours * 3600)
+    return str(url)
