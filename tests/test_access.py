@@ -371,6 +371,8 @@ def test_twenty_sessions_across_three_collections_during_an_ingest(api: str, roo
             rounds += 1
         return rounds
 
+    cited_answers: list[str] = []  # the collections answers cited, one entry per answer citing any
+
     def session(number: int) -> list[str]:
         user = users[number % 3]
         problems = []
@@ -387,6 +389,7 @@ def test_twenty_sessions_across_three_collections_during_an_ingest(api: str, roo
             cited = {citation["collection"] for citation in response.json()["citations"]}
             if not cited <= GRANTED[user]:
                 problems.append(f"LEAK: {user} on {model} cited {cited}")
+            cited_answers.extend(sorted(cited)[:1])
         return problems
 
     with ThreadPoolExecutor(max_workers=21) as workers:
@@ -395,7 +398,9 @@ def test_twenty_sessions_across_three_collections_during_an_ingest(api: str, roo
         problems = [problem for done in sessions for problem in done.result()]
         stop.set()
         rounds = ingesting.result()
+    print(f"\n20 sessions, 120 requests, {len(cited_answers)} cited answers, {rounds} ingests of beta meanwhile")
     assert problems == [] and rounds >= 1
+    assert {"default", "alpha", "beta"} <= set(cited_answers)  # every collection answered: the check is not empty
 
 
 def test_a_collection_deleted_mid_answer_lets_the_answer_finish(

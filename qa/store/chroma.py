@@ -3,6 +3,7 @@ paging through a collection's ids, and a stored chunk as a Passage."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 from urllib.parse import urlparse
 
@@ -17,6 +18,9 @@ from .failures import describe_store_error
 
 #: Collections of this project start with it (a shared server holds others too).
 COLLECTION_PREFIX = "qa-"
+#: embedded clients by path: [client, users] (see _shared_client)
+_shared: dict[str, list[Any]] = {}
+_shared_lock = threading.Lock()
 
 
 def all_ids(collection: Any) -> set[str]:
@@ -45,7 +49,7 @@ def open_client(settings: Settings) -> Any:
                 ssl=url.scheme == "https",
                 settings=chroma_settings,
             )
-        return chromadb.PersistentClient(path=str(settings.index_dir / "chroma"), settings=chroma_settings)
+        return _shared_client(str(settings.index_dir / "chroma"), chroma_settings)
     except (ChromaError, ValueError, OSError) as exc:
         where = settings.chroma_url or str(settings.index_dir)
         reason = describe_store_error(exc, None if settings.chroma_url else settings.index_dir)
@@ -71,7 +75,29 @@ def stored_passage(key: str, text: str | None, meta: Any, score: float, collecti
     )
 
 
+def _shared_client(path: str, chroma_settings: ChromaSettings) -> Any:
+    """The process's one embedded client of `path`. Chroma shares one system per path between
+    all its clients, and closing any client stops that system for all: a writer (an ingest in a
+    thread) and a reader (reopening after each publish) in one process then broke each other
+    (KeyError, "no attribute 'bindings'"). So the client is shared, counted, closed by its last user."""
+    with _shared_lock:
+        entry = _shared.get(path)
+        if entry is None:
+            entry = _shared[path] = [chromadb.PersistentClient(path=path, settings=chroma_settings), 0]
+        entry[1] += 1
+        return entry[0]
+
+
 def close_client(client: Any) -> None:
+    """Let go of a client from open_client (an embedded one closes when its last user lets go)."""
+    with _shared_lock:
+        for path, entry in _shared.items():
+            if entry[0] is client:
+                entry[1] -= 1
+                if entry[1] > 0:
+                    return
+                del _shared[path]
+                break
     close = getattr(client, "close", None)
     if close is not None:
         close()
