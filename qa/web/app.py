@@ -155,8 +155,13 @@ class App:
         )
         log.info("%s", self.synced)
 
-    def status(self) -> str:
-        return status_line(self.documents.overview(), self.settings.backend, self.synced)
+    def status(self, collection: str | None = None, request: gr.Request | None = None) -> Any:
+        """The status line of the chosen collection (with --watch, the watched one's last sync)."""
+        if self.users is not None and not self.may_see(request, collection or self.settings.collection):
+            return gr.skip()
+        name = collection or self.settings.collection
+        synced = self.synced if name == self.settings.collection else None
+        return status_line(self.documents_of(name, request).overview(), self.settings.backend, synced)
 
     # --- permissions -------------------------------------------------------------------------
     def is_admin(self, request: gr.Request | None) -> bool:

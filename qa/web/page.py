@@ -144,6 +144,8 @@ def build(settings: Settings, engine: Engine | None = None, watching: bool = Fal
         )
         demo.load(app.chats.choices_update, None, [saved], api_visibility="private")
         if watching:  # the status line follows the watcher's syncs (a read of index.json and the records)
-            gr.Timer(STATUS_EVERY_S).tick(app.status, None, [status], api_visibility="private", show_progress="hidden")
+            gr.Timer(STATUS_EVERY_S).tick(
+                app.status, [collection], [status], api_visibility="private", show_progress="hidden"
+            )
         gr.api(app.ask, api_name="ask", **ask_options)  # same queue and limit as the chat
     return demo, app
