@@ -6,8 +6,10 @@ clearing the conversation; uploads (including a hostile HTML file whose markup m
 answering while the index is rebuilt; removing a document; login (admin and non-admin) and the
 API behind it. Each app gets its own documents and index folders under tmp and a free port.
 
-The tests in this module share one app, in order: upload adds documents that rebuild and remove
-use (remove uploads its document again when run alone).
+The tests in this module share their apps, started together in the background (two at a time)
+when the first is needed: the app on the real model (answers), one whose documents change (upload
+adds documents that remove uses; remove uploads its document again when run alone), one behind a
+login, one answering with a scripted LLM, one watching its folder, one to restart.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import shutil
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -80,16 +83,83 @@ def start_app(folder: Path, env: dict[str, str] | None = None, args: tuple[str, 
         pytest.fail(str(exc))
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    yield from start_app(tmp_path_factory.mktemp("app"))
+class Launch:
+    """One app started in a thread of its own: `running()` waits for its page, `stop()` ends it."""
+
+    def __init__(self, pool: ThreadPoolExecutor, folder: Path, env: dict[str, str] | None, args: tuple[str, ...]):
+        self._app = start_app(folder, env, args)
+        self._started = pool.submit(next, self._app)
+
+    def running(self) -> RunningApp:
+        return self._started.result()
+
+    def stop(self) -> None:
+        wait([self._started])  # a start under way ends first (ready, failed, or past its deadline)
+        self._app.close()  # the process is terminated and waited for
+
+
+#: the fixtures that are an app of their own, in the order the tests first need them
+APP_FIXTURES = ("app", "llm_app", "docs_app", "auth_app", "watching_app", "first_conversations_app")
 
 
 @pytest.fixture(scope="module")
-def auth_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    """The app behind a login. Who may see and change what does not depend on the embedding
-    model, so this app embeds with the hash double."""
-    yield from start_app(tmp_path_factory.mktemp("auth-app"), {**hash_model_env(), "QA_AUTH": AUTH})
+def launches(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Launch]]:
+    """Every app the selected tests of this module use, all started at once the first time one is
+    needed, so that the others start while the first tests run instead of each in turn."""
+    wanted = {
+        name
+        for item in request.session.items
+        if item.module is request.module
+        for name in getattr(item, "fixturenames", ())
+        if name in APP_FIXTURES
+    }
+    setups: dict[str, tuple[dict[str, str] | None, tuple[str, ...]]] = {
+        "app": (None, ()),
+        # Saving, ingesting, removing and keeping collections apart do not depend on the embedding
+        # model (the answers they lead to are found by their words): the hash double, whose ingest
+        # child loads no torch.
+        "docs_app": (hash_model_env(), ()),
+        # Who may see and change what does not depend on the embedding model: the hash double.
+        "auth_app": ({**hash_model_env(), "QA_AUTH": AUTH}, ()),
+        # What is indexed does not depend on the model: the hash double.
+        "watching_app": (hash_model_env(), ("--watch",)),
+        # What is kept does not depend on the model: the hash double.
+        "first_conversations_app": (hash_model_env(), ()),
+    }
+    if "llm_app" in wanted:
+        # How flagged sentences are shown does not depend on the embedding model: the hash double.
+        llm: LLMServer = request.getfixturevalue("llm")
+        env = {**hash_model_env(), "QA_BACKEND": "openai", "QA_OPENAI_BASE_URL": llm.openai_base_url}
+        setups["llm_app"] = ({**env, "QA_OPENAI_MODEL": "test"}, ())
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two at a time: start-up is CPU-bound
+        started = {
+            name: Launch(pool, tmp_path_factory.mktemp(name.replace("_", "-")), *setups[name])
+            for name in APP_FIXTURES
+            if name in wanted
+        }
+        try:
+            yield started
+        finally:
+            for launch in started.values():
+                launch.stop()
+
+
+@pytest.fixture(scope="module")
+def app(launches: dict[str, Launch]) -> RunningApp:
+    """The app on the seed article, answering with the real model."""
+    return launches["app"].running()
+
+
+@pytest.fixture(scope="module")
+def docs_app(launches: dict[str, Launch]) -> RunningApp:
+    """The app whose documents the tests change: upload adds documents that remove uses."""
+    return launches["docs_app"].running()
+
+
+@pytest.fixture(scope="module")
+def auth_app(launches: dict[str, Launch]) -> RunningApp:
+    """The app behind a login (QA_AUTH)."""
+    return launches["auth_app"].running()
 
 
 @pytest.fixture(scope="module")
@@ -99,12 +169,15 @@ def llm() -> Iterator[LLMServer]:
 
 
 @pytest.fixture(scope="module")
-def llm_app(tmp_path_factory: pytest.TempPathFactory, llm: LLMServer) -> Iterator[RunningApp]:
-    """The app answering with an OpenAI-compatible server the test scripts. How flagged sentences
-    are shown does not depend on the embedding model, so this app embeds with the hash double."""
-    env = {**hash_model_env(), "QA_BACKEND": "openai", "QA_OPENAI_BASE_URL": llm.openai_base_url}
-    env["QA_OPENAI_MODEL"] = "test"
-    yield from start_app(tmp_path_factory.mktemp("llm-app"), env)
+def llm_app(launches: dict[str, Launch], llm: LLMServer) -> RunningApp:
+    """The app answering with an OpenAI-compatible server the test scripts."""
+    return launches["llm_app"].running()
+
+
+@pytest.fixture
+def first_conversations_app(launches: dict[str, Launch]) -> Launch:
+    """An app of its own on a fresh index, for a test that stops it and starts another on it."""
+    return launches["first_conversations_app"]
 
 
 # --- the browser ------------------------------------------------------------------------------
@@ -362,19 +435,19 @@ def test_api_ask_returns_the_answer_json(app: RunningApp) -> None:
 
 
 def test_upload_makes_documents_answerable_and_markup_stays_text(
-    app: RunningApp, page: Page, dialogs: list[str], tmp_path: Path
+    docs_app: RunningApp, page: Page, dialogs: list[str], tmp_path: Path
 ) -> None:
     harbour, evil = tmp_path / "harbour.txt", tmp_path / "evil.html"
     harbour.write_text(HARBOUR_TEXT, encoding="utf-8")
     evil.write_text(EVIL_HTML, encoding="utf-8")
-    open_chat(page, app.url)
+    open_chat(page, docs_app.url)
 
     job = upload(page, [harbour, evil])
     expect(job).to_contain_text("Saved 2 files")
     listing = page.locator("#documents")
     for name in ("harbour.txt", "evil.html", SEED_FILE.name):
         expect(listing).to_contain_text(name)
-    assert (app.docs / "harbour.txt").read_text(encoding="utf-8") == HARBOUR_TEXT
+    assert (docs_app.docs / "harbour.txt").read_text(encoding="utf-8") == HARBOUR_TEXT
     expect(page.locator("#status")).to_contain_text("3 documents")
 
     chat_tab(page).click()
@@ -419,13 +492,14 @@ def test_answers_keep_coming_while_the_index_is_rebuilt(app: RunningApp, page: P
     assert after is not None and after.generation != before.generation
     rows = page.locator("#documents tbody tr")
     expect(rows.first).to_be_visible()
-    expect(page.locator("#status")).to_contain_text(f"{rows.count()} documents")
+    count = rows.count()
+    expect(page.locator("#status")).to_contain_text(f"{count} document{'s' if count != 1 else ''} ")
     chat_tab(page).click()
     expect(ask(page, BANKS)).to_contain_text("ICBC")  # and from the new generation too
 
 
-def test_remove_takes_a_document_out_of_the_index(app: RunningApp, page: Page, tmp_path: Path) -> None:
-    open_chat(page, app.url)
+def test_remove_takes_a_document_out_of_the_index(docs_app: RunningApp, page: Page, tmp_path: Path) -> None:
+    open_chat(page, docs_app.url)
     listing = page.locator("#documents")
     documents_tab(page).click()
     expect(listing).to_contain_text(SEED_FILE.name)
@@ -446,8 +520,8 @@ def test_remove_takes_a_document_out_of_the_index(app: RunningApp, page: Page, t
     expect(listing).not_to_contain_text("harbour.txt")
     expect(listing).to_contain_text(SEED_FILE.name)
 
-    assert not (app.docs / "harbour.txt").exists()
-    kept = list((app.docs / ".removed").glob("*-harbour.txt"))
+    assert not (docs_app.docs / "harbour.txt").exists()
+    kept = list((docs_app.docs / ".removed").glob("*-harbour.txt"))
     assert len(kept) == 1 and kept[0].read_text(encoding="utf-8") == HARBOUR_TEXT
 
     chat_tab(page).click()
@@ -458,10 +532,10 @@ def test_remove_takes_a_document_out_of_the_index(app: RunningApp, page: Page, t
 # --- login ------------------------------------------------------------------------------------
 
 
-def test_collections_keep_their_documents_apart(app: RunningApp, page: Page, tmp_path: Path) -> None:
+def test_collections_keep_their_documents_apart(docs_app: RunningApp, page: Page, tmp_path: Path) -> None:
     note = tmp_path / "lighthouse.txt"
     note.write_text(f"Lighthouse log\n\n{LIGHTHOUSE}\n", encoding="utf-8")
-    open_chat(page, app.url)
+    open_chat(page, docs_app.url)
     documents_tab(page).click()
     page.locator("#new-collection textarea").fill("lighthouses")
     page.locator("#create-collection").click()
@@ -469,8 +543,8 @@ def test_collections_keep_their_documents_apart(app: RunningApp, page: Page, tmp
     expect(page.locator("#collection input")).to_have_value("lighthouses")
     expect(page.locator("#documents")).not_to_contain_text(SEED_FILE.name)  # a new collection is empty
     upload(page, [note])
-    assert (app.index / "documents" / "lighthouses" / "lighthouse.txt").is_file()
-    assert not (app.docs / "lighthouse.txt").exists()
+    assert (docs_app.index / "documents" / "lighthouses" / "lighthouse.txt").is_file()
+    assert not (docs_app.docs / "lighthouse.txt").exists()
 
     chat_tab(page).click()
     found = ask(page, LIGHTHOUSE_QUESTION)
@@ -672,9 +746,9 @@ def test_api_offers_only_ask(auth_app: RunningApp) -> None:
 
 
 @pytest.fixture(scope="module")
-def watching_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    """`python app.py --watch`; what is indexed does not depend on the model: the hash double."""
-    yield from start_app(tmp_path_factory.mktemp("watch-app"), hash_model_env(), ("--watch",))
+def watching_app(launches: dict[str, Launch]) -> RunningApp:
+    """`python app.py --watch`."""
+    return launches["watching_app"].running()
 
 
 def test_watch_keeps_the_index_in_step_with_the_folder(watching_app: RunningApp, page: Page) -> None:
@@ -694,20 +768,18 @@ def test_watch_keeps_the_index_in_step_with_the_folder(watching_app: RunningApp,
     expect(status).to_contain_text("1 document ")
 
 
-def test_conversations_are_kept_across_a_restart(page: Page, tmp_path: Path) -> None:
+def test_conversations_are_kept_across_a_restart(first_conversations_app: Launch, page: Page, tmp_path: Path) -> None:
     """Saved with their citations, listed by first question, resumed in a restarted app, renamed,
-    exported with their quotes, deleted. What is kept does not depend on the model: the hash double."""
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    shutil.copy(SEED_FILE, docs / SEED_FILE.name)
-    index, env = tmp_path / "index", hash_model_env()
-    with app_process(docs, index, tmp_path / "first.log", env) as first:
-        open_chat(page, first.url)
-        answer = ask(page, BANKS)
-        expect(answer.locator("a.cite").first).to_be_visible()
-        expect(page.locator("#conversations")).to_contain_text(f"{BANKS} (default)")
+    exported with their quotes, deleted."""
+    first = first_conversations_app.running()
+    docs, index = first.docs, first.index
+    open_chat(page, first.url)
+    answer = ask(page, BANKS)
+    expect(answer.locator("a.cite").first).to_be_visible()
+    expect(page.locator("#conversations")).to_contain_text(f"{BANKS} (default)")
+    first_conversations_app.stop()
     assert (index / "conversations.sqlite").is_file()
-    with app_process(docs, index, tmp_path / "second.log", env) as second:
+    with app_process(docs, index, tmp_path / "second.log", hash_model_env()) as second:
         open_chat(page, second.url)
         expect(bot_messages(page)).to_have_count(0)
         page.locator("#conversations").get_by_text(BANKS).click()
