@@ -32,7 +32,8 @@ from qa.embeddings import SentenceEmbeddings
 from qa.openai_api import content as message_content
 from qa.openai_api import create_app, text_pieces
 
-from .conftest import ROOT, SEED_FILE, copy_index
+from .conftest import ROOT, SEED_FILE, copy_index, hash_model_env, seed_index_in
+from .doubles import HashEmbeddings
 from .llm_server import LLMServer
 
 QUESTION = "Which two Chinese banks restricted financing?"
@@ -363,12 +364,14 @@ def _clean_env(**extra: str) -> dict[str, str]:
     return {**env, "QA_CONFIG": str(ROOT / "no-such-qa.toml"), **extra}
 
 
-def test_python_m_qa_serve(seed_settings: Settings) -> None:
-    """The real command: binds 127.0.0.1 (port 0 = any free one), takes QA_API_KEY, answers."""
-    command = [sys.executable, "-m", "qa", "serve", "--index", str(seed_settings.index_dir), "--port", "0"]
-    process = subprocess.Popen(
-        command, cwd=ROOT, env=_clean_env(QA_API_KEY=KEY), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
+def test_python_m_qa_serve(tmp_path: Path, hash_embeddings: HashEmbeddings) -> None:
+    """The real command: binds 127.0.0.1 (port 0 = any free one), takes QA_API_KEY, answers. That
+    it serves the cited answer does not depend on the model: the hash double embeds, in the index
+    and in the server (which then loads no torch)."""
+    index = seed_index_in(tmp_path, hash_embeddings)
+    command = [sys.executable, "-m", "qa", "serve", "--index", str(index), "--port", "0"]
+    env = _clean_env(QA_API_KEY=KEY, **hash_model_env())
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         assert process.stdout is not None
         seen = []

@@ -5,7 +5,6 @@ collection's write lock. Which passage answers does not depend on the model: the
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 from typing import Any
@@ -147,7 +146,7 @@ def test_cli_commands_take_the_collection(root: Path) -> None:
     rows = json.loads(listed.stdout)
     assert [row["name"] for row in rows] == ["default", "beta"] and all({"documents", "chunks"} <= set(r) for r in rows)
     env = {"QA_COLLECTION": "beta", "QA_INDEX_DIR": str(root)}
-    asked = run_cli(["-m", "qa", "search", "Zorblat lighthouse", "--json"], env={**os.environ, **env})
+    asked = run_cli(["-m", "qa", "search", "Zorblat lighthouse", "--json"], env=env)  # on top of this environment
     assert asked.returncode == 0, asked.stderr
     passages = json.loads(asked.stdout)
     assert passages and {passage["collection"] for passage in passages} == {"beta"}
