@@ -199,14 +199,8 @@ def child_env(**extra: str) -> dict[str, str]:
 
 
 async def test_stdio_server_answers_and_exits_when_stdin_closes(index: Path) -> None:
-    env = {**hash_model_env(), "QA_INDEX_DIR": str(index)}
-    params = StdioServerParameters(command=sys.executable, args=["-m", "qa", "mcp"], cwd=str(ROOT), env=env)
-    async with Client(params) as client:
-        assert {"ask", "search", "list_documents"} <= {tool.name for tool in (await client.list_tools()).tools}
-        result = await client.call_tool("ask", {"question": QUESTION})
-        assert not result.is_error and result.structured_content["citations"][0]["source"] == SOURCE
-        assert "not in the index" in error_text(await client.call_tool("search", {"query": "x", "sources": ["y"]}))
-    # the same server started by hand: closing its stdin ends it, cleanly
+    # the same server started by hand, first, so that it starts while the client's runs: closing
+    # its stdin (below) ends it, cleanly
     process = subprocess.Popen(
         [sys.executable, "-m", "qa", "mcp", "--index", str(index)],
         cwd=ROOT,
@@ -215,7 +209,16 @@ async def test_stdio_server_answers_and_exits_when_stdin_closes(index: Path) -> 
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    out, err = process.communicate(input=b"", timeout=120)
+    env = {**hash_model_env(), "QA_INDEX_DIR": str(index)}
+    params = StdioServerParameters(command=sys.executable, args=["-m", "qa", "mcp"], cwd=str(ROOT), env=env)
+    try:
+        async with Client(params) as client:
+            assert {"ask", "search", "list_documents"} <= {tool.name for tool in (await client.list_tools()).tools}
+            result = await client.call_tool("ask", {"question": QUESTION})
+            assert not result.is_error and result.structured_content["citations"][0]["source"] == SOURCE
+            assert "not in the index" in error_text(await client.call_tool("search", {"query": "x", "sources": ["y"]}))
+    finally:
+        out, err = await asyncio.to_thread(process.communicate, input=b"", timeout=120)
     assert process.returncode == 0, err.decode()
     assert out == b"" and b"Traceback" not in err
 
