@@ -9,7 +9,10 @@ citation check) as of the question's date. Per backend: answer containment (eval
 definition; a not-found answer counts as a miss), not-found rate, unsupported-sentence rate
 (sentences the citation check lists as unsupported, over all sentences of the answers that were
 not "not found"), share of answers with one, time to the first text delta and to the final
-checked answer (p50 / p95, warm: the model is loaded by a warm-up question first), mean words.
+checked answer (p50 / p95, warm: the model is loaded by a warm-up question first), mean words,
+median and p90 words (markers stripped, as qa.evaluate counts them), and short_containment: the
+gold answer in `answer.short` (the engine's checked first line of at most 12 words), over all
+questions, as qa.evaluate scores it. The "first*" variants ask for that line first.
 Generation is the costly part: a fixed subset (the first --limit questions) is used for all.
 """
 
@@ -43,6 +46,7 @@ from qa.answering.prompting import (  # noqa: E402
 from qa.config import load_settings  # noqa: E402
 from qa.evaluate import load_eval, machine, parse_date, peak_rss_mb  # noqa: E402
 from qa.scores import contains_answer, percentile  # noqa: E402
+from qa.text.markers import strip_markers  # noqa: E402
 from qa.text.sentences import sentence_spans  # noqa: E402
 from qa.types import Answer  # noqa: E402
 
@@ -61,6 +65,41 @@ ONE_SHOT = (
     "Answer: The summit was hosted in Oslo [1]."
 )
 PLAIN_SYSTEM = COMPACT_SYSTEM_PROMPT
+#: Answer first (issue 17 item 4): the short answer alone on the first line, then its evidence.
+FIRST_SYSTEM = (
+    "Answer the question using only the passages. "
+    "First line: only the answer (a name, a number with its unit, or a date), cited like [1]. "
+    "Second line: the one sentence from the passages that says it, cited like [1]."
+)
+#: The same with the form shown inline instead of described.
+FIRST_EXAMPLE_SYSTEM = (
+    "Answer the question using only the passages. Write the answer alone first, cited, like "
+    '"Bank of China [2]", then on a new line the sentence from the passages that says it, cited.'
+)
+#: A one-shot example given as an earlier chat turn, so it is not mixed with the real passages.
+FIRST_SHOT_USER = (
+    "Question: Which city hosted the summit?\n\nPassages:\n\n[1] Prices rose in March.\n\n"
+    "[2] Leaders met in Oslo on Monday for the summit. It ended early.\n\n"
+    "Question: Which city hosted the summit?"
+)
+FIRST_SHOT_ASSISTANT = "Oslo [2]\nLeaders met in Oslo on Monday for the summit [2]."
+#: The form asked again after the question (a small model follows the last thing it reads).
+FIRST_LAST = "Reply with the answer alone first (a name, a number or a date) [n], then the sentence that says it [n]."
+#: Only the short answer, no evidence sentence.
+ONLY_SYSTEM = (
+    "Answer the question using only the passages. Reply with only the answer: a name, a number with "
+    "its unit, or a date, and the passage number like [1]. No sentence."
+)
+
+
+def _first_last(request: GenerationRequest) -> ChatMessages:
+    system, (role, user) = compact_answer_messages(request.question, request.passages, system=FIRST_SYSTEM)
+    return [system, (role, f"{user}\n\n{FIRST_LAST}")]
+
+
+def _first_shot(request: GenerationRequest) -> ChatMessages:
+    (system, rules), user = compact_answer_messages(request.question, request.passages, system=FIRST_SYSTEM)
+    return [(system, rules), ("user", FIRST_SHOT_USER), ("assistant", FIRST_SHOT_ASSISTANT), user]
 
 
 def _full(request: GenerationRequest) -> ChatMessages:
@@ -81,6 +120,11 @@ VARIANTS: dict[str, Callable[[GenerationRequest], ChatMessages] | None] = {
     "compact-3-plain": lambda r: compact_answer_messages(r.question, r.passages, system=PLAIN_SYSTEM),
     "compact-5-plain": lambda r: compact_answer_messages(r.question, r.passages, sentences=5, system=PLAIN_SYSTEM),
     "full": _full,
+    "first": lambda r: compact_answer_messages(r.question, r.passages, system=FIRST_SYSTEM),
+    "first-example": lambda r: compact_answer_messages(r.question, r.passages, system=FIRST_EXAMPLE_SYSTEM),
+    "first-shot": _first_shot,
+    "first-last": _first_last,
+    "only": lambda r: compact_answer_messages(r.question, r.passages, system=ONLY_SYSTEM),
     # The same prompt with transformers' own anti-repetition, which also counts the prompt's tokens.
     "compact-5-penalties": lambda r: compact_answer_messages(r.question, r.passages, sentences=5, system=RULES_SYSTEM),
 }
@@ -96,7 +140,8 @@ def run(
     """Ask every query through Engine.stream and score it."""
     first_ms: list[float] = []
     full_ms: list[float] = []
-    hits = not_found = sentences = unsupported = with_unsupported = words = 0
+    hits = not_found = sentences = unsupported = with_unsupported = words = short_hits = shorts = 0
+    answer_words: list[int] = []
     rows = []
     for query in queries:
         while pause_while is not None and pause_while.exists():
@@ -115,6 +160,9 @@ def run(
         first_ms.append(first)
         hit = contains_answer(final.text, query["answers"]) and not final.not_found
         hits += hit
+        short_hit = bool(final.short) and contains_answer(final.short or "", query["answers"])
+        short_hits += short_hit
+        shorts += bool(final.short)
         if final.not_found:
             not_found += 1
         else:
@@ -123,11 +171,14 @@ def run(
             unsupported += len(final.unsupported)
             with_unsupported += bool(final.unsupported)
             words += len(final.text.split())
+            answer_words.append(len(strip_markers(final.text).split()))
         rows.append(
             {
                 "id": query["id"],
                 "hit": hit,
                 "text": final.text,
+                "short": final.short,
+                "short_hit": short_hit,
                 "unsupported": final.unsupported,
                 "fallback": final.fallback,
                 "not_found": final.not_found,
@@ -140,6 +191,8 @@ def run(
     answered = len(queries) - not_found
     return {
         "answer_containment": round(hits / len(queries), 4),
+        "short_containment": round(short_hits / len(queries), 4),
+        "short_rate": round(shorts / len(queries), 4),
         "not_found_rate": round(not_found / len(queries), 4),
         "unsupported_sentence_rate": round(unsupported / max(sentences, 1), 4),
         "answers_with_unsupported": round(with_unsupported / max(answered, 1), 4),
@@ -148,6 +201,8 @@ def run(
         "full_answer_p50_ms": percentile(full_ms, 0.5),
         "full_answer_p95_ms": percentile(full_ms, 0.95),
         "mean_words": round(words / max(answered, 1), 1),
+        "answer_words_p50": percentile(answer_words, 0.5),
+        "answer_words_p90": percentile(answer_words, 0.9),
         "fallbacks": sum(row["fallback"] for row in rows),
         "questions": len(queries),
         "rows": rows,

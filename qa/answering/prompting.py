@@ -190,6 +190,7 @@ def answer_messages(
 #: Rules for a small model (the local backend): two short sentences. Longer rules (one short
 #: sentence, the not-found reply, where the marker goes) or a worked example did no better on
 #: rtqa-dev (benchmarks/README.md); SmolLM2-135M never replied "not found" there, told to or not.
+#: Asking it for the answer alone first (then the evidence) did worse too, and it ignored the form.
 COMPACT_SYSTEM_PROMPT = "Answer the question using only the passages. Cite the passage number like [1]."
 #: Sentences of each passage a compact prompt keeps (those sharing most words with the question):
 #: 3 and 5 tied on rtqa-dev, 8 or whole passages did worse; 3 is the shorter prompt.
