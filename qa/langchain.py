@@ -19,7 +19,7 @@ from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableLambda
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from .access.accounts import load_users
+from .access.accounts import Users, load_users
 from .answering.engine import Engine, engine_for
 from .config import Settings, load_settings
 from .errors import NoSuchCollection
@@ -69,6 +69,7 @@ class QARetriever(BaseRetriever):
     user: str | None = Field(default=None, description="Search as this QA_AUTH user (default: no restriction).")
 
     _engine: Engine | None = PrivateAttr(default=None)
+    _users: Users | None = PrivateAttr(default=None)  # QA_AUTH, read once (with `user`)
 
     def resolved_settings(self) -> Settings:
         """The settings this retriever searches with."""
@@ -93,16 +94,23 @@ class QARetriever(BaseRetriever):
         k: int | None = None,
         sources: Sequence[str] | None = None,
     ) -> list[Document]:
-        require_access(self.resolved_settings(), self.user)
+        settings = self.resolved_settings()
+        if self.user is not None and self._users is None:
+            self._users = users_of(settings)
+        require_access(settings, self.user, self._users)
         retrieval = self.engine.retriever.search(query, k=k or self.k, sources=sources or self.sources)
         return [passage_document(passage) for passage in retrieval.passages]
 
 
-def require_access(settings: Settings, user: str | None) -> None:
+def users_of(settings: Settings) -> Users | None:
+    """The QA_AUTH users of `settings` (None: login is off, nobody is restricted)."""
+    return load_users(settings.auth.get_secret_value() if settings.auth else None, settings.admins)
+
+
+def require_access(settings: Settings, user: str | None, users: Users | None) -> None:
     """Raise NoSuchCollection unless `user` (None: no restriction) may see settings' collection."""
     if user is None:
         return
-    users = load_users(settings.auth.get_secret_value() if settings.auth else None, settings.admins)
     name = settings.collection
     if users is not None and not users.may_see(user, name, collections.owner(settings, name)):
         raise NoSuchCollection(f"no collection {name!r}")
@@ -134,10 +142,14 @@ def chain(
     `user` answers as that QA_AUTH user (see QARetriever).
     """
 
+    users: list[Users | None] = []  # QA_AUTH, read on the first call (with `user`)
+
     def run(inputs: str | Mapping[str, Any]) -> Answer:
         question, history = _question_and_history(inputs)
         chosen = engine or engine_for(settings or load_settings())
-        require_access(chosen.settings, user)
+        if user is not None and not users:
+            users.append(users_of(chosen.settings))
+        require_access(chosen.settings, user, users[0] if users else None)
         return chosen.answer(question, history)
 
     return RunnableLambda(run, name="qa_chain")

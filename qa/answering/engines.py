@@ -76,12 +76,15 @@ class EnginePool:
         """The engine of collection `name` for `user`; a collection deleted since is closed and
         refused, one `user` may not see is refused the same way."""
         name = self._chosen(name, user)
-        if not collections.exists(self.settings, name):
-            with self._lock:
-                gone = self._engines.pop(name, None)
-            if gone is not None:
-                gone.close()
-        self.check(name, user)
+        try:
+            self.check(name, user)
+        except NoSuchCollection:
+            if not collections.exists(self.settings, name):  # deleted: its open engine goes too
+                with self._lock:
+                    gone = self._engines.pop(name, None)
+                if gone is not None:
+                    gone.close()
+            raise
         with self._lock:
             engine = self._engines.get(name)
             if engine is None:
