@@ -16,6 +16,11 @@ from qa.answering.short_answer import answer_spans, answering_sentence, asked_ki
         ("What percentage of UK adults are behind on a bill?", "number"),
         ("When did the launch happen?", "date"),
         ("In what year was Lemonade released?", "date"),
+        ("Which automaker recalled 2.9 million vehicles this week?", "name"),  # "2.9" ends no sentence
+        ("A law could raise the minimum wage. To which hourly amount?", "number"),
+        ("Which of these people is joining the ownership group?", "name"),
+        ("A wildfire grew this week. What national park does it threaten?", "name"),
+        ("Her next album comes out in July. What is it titled?", "name"),
         ("True or false: the FTC fined a Utah company?", None),
         ("She appeared in all these films except:", None),
         ("Academics criticised the film for allegedly doing what?", None),
@@ -71,3 +76,46 @@ def test_the_answer_comes_from_the_sentence_that_names_what_was_asked() -> None:
     found = answering_sentence("Which two Chinese banks restricted financing?", sentences)
     assert found is not None and found[0] == 1 and found[1].text == "ICBC and Bank of China"
     assert answering_sentence("True or false: banks restricted financing?", sentences) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "short"),
+    [
+        # a capital that only opens the sentence names nothing: a plural, a function word, a weekday
+        ("Which state flooded?", "Crews searched the hills of Virginia.", "Virginia"),
+        ("Which state flooded?", "Under the bridge, rivers in Virginia rose.", "Virginia"),
+        ("Which team won?", "On Tuesday the Seattle Storm won.", "Seattle Storm"),
+        ("Which city opened a camp?", "New York City opened a tent camp.", "New York City"),
+        ("Which company cut prices?", "Apple cut its prices on Monday.", "Apple"),
+        # several asked for: the list, not a single country named after it
+        (
+            "Which countries abstained?",
+            "China, India and the UAE abstained, condemning Russia's war.",
+            "China, India and the UAE",
+        ),
+        # WordNet files the answer under the asked noun
+        (
+            "Which country was shaken by an earthquake?",
+            "Luzon, the main island of the Philippines, shook.",
+            "Philippines",
+        ),
+        (
+            "Which country will Liz Truss lead?",
+            "The British elected Truss to lead the United Kingdom.",
+            "United Kingdom",
+        ),
+    ],
+)
+def test_the_short_answer_names_the_asked_thing(question: str, sentence: str, short: str) -> None:
+    span = short_answer(question, sentence)
+    assert span is not None and span.text == short
+    assert sentence[span.start : span.end] == short
+
+
+def test_an_answer_sentence_with_the_asked_thing_leads() -> None:
+    sentences = [
+        "The Japan Meteorological Agency (JMA) raised its alert on Sunday.",
+        "Evacuations began in Japan after the eruption.",
+    ]
+    found = answering_sentence("Which country raised a volcano alert to its highest level?", sentences)
+    assert found is not None and found == (1, found[1]) and found[1].text == "Japan"

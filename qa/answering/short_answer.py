@@ -3,8 +3,10 @@
 "Which two Chinese banks restricted financing?" asks for names, "How much ...?" for a number
 with its unit, "When ...?" for a date. `asked_kind` reads that from the part of the question that
 ends in "?" (quiz questions open with context); `answer_spans` finds the spans of that kind in a
-sentence that the question does not already say. The span is the sentence's own characters, so
-the short answer is as checked as the sentence it comes from.
+sentence that the question does not already say. Of those, one that WordNet files under the noun
+asked for ("which country" -> "Philippines", not "Luzon") comes first, then one that names it
+("which banks" -> "Bank of China"). The span is the sentence's own characters, so the short
+answer is as checked as the sentence it comes from.
 
 Questions that ask for a judgement ("true or false", "all of these except") or a description
 ("what did ... do?") have no span: `short` is None for them. Measured on rtqa-dev in
@@ -14,9 +16,11 @@ benchmarks/README.md ("Answers first").
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
+
+from ..text.lexicon import lexicon
 
 Kind = Literal["name", "number", "date"]
 
@@ -56,18 +60,22 @@ _NAME = re.compile(rf"{_CAPITALISED}(?:\s+(?:(?:of|the|de|del|la|los|las|von|van
 # Capitalised words that are not names by themselves (sentence openers, pronouns, bylines).
 _NOT_NAMES = frozenset(
     "the a an he she it they we i you in on at but and or this that these those his her their its our my as if "
-    "when while after before for with by from to of there here what which who mr mrs ms dr so yet also according "
+    "when while after before for with by from to of there here what which who where why how whose whom "
+    "mr mrs ms dr so yet also according "
     "however meanwhile now then still since some many most more one all no not last next new first cnn reuters "
-    "ap getty images afp two three four five six seven eight nine ten".split()
+    "ap getty images afp two three four five six seven eight nine ten "
+    "monday tuesday wednesday thursday friday saturday sunday january february march april may june july august "
+    "september october november december".split()
 )
+_CONTRACTIONS = frozenset("they're we're you're i'm he's she's it's that's there's let's".split())
+# Of those, words that open a longer name ("New York", "First Lady Jill Biden") and stay in it.
+_NAME_OPENERS = frozenset("new first last next".split())
 
-_ASKS_JUDGEMENT = re.compile(
-    r"\b(true or false|except|all of these|which of these|which of the following)\b", re.IGNORECASE
-)
+_ASKS_JUDGEMENT = re.compile(r"\b(true or false|except|all of these|none of these)\b", re.IGNORECASE)
 _ASKS_DATE = re.compile(r"\b(when|what (year|day|month|date)|which (year|day|month|date))\b", re.IGNORECASE)
 _ASKS_NUMBER = re.compile(
     r"\b(how (many|much|long|old|far|often|large|big|high|tall|fast)"
-    r"|what (percent|percentage|share|number|amount|age|proportion)"
+    r"|(what|which) (\w+ )?(percent|percentage|share|number|amount|age|proportion|price|rate|fee|sum|figure)"
     r"|what is the (number|percentage|share|amount|cost|price))\b",
     re.IGNORECASE,
 )
@@ -75,10 +83,13 @@ _ASKS_NAME = re.compile(
     r"\b(who|whom|whose|which|where|name)\b"
     r"|\bwhat (\w+ )?(company|country|city|state|team|name|brand|show|movie|film|animal|product|app|title|group|"
     r"organi[sz]ation|party|agency|place|nation|island|river|band|song|album|book|sport|league|airline|network|"
-    r"platform|website|university|school|event|award|word|is it called|is the name)\b",
+    r"platform|website|university|school|event|award|word|park|region|continent|county|province|disease|virus|"
+    r"holiday|genre|player|singer|actor|artist|author|is it called|is the name)\b"
+    r"|\b(titled|called|named)\?",
     re.IGNORECASE,
 )
-_QUESTION_PART = re.compile(r"[^.!?]*\?")
+# Where one sentence of a question ends and the next starts (not inside "2.9 million" or "U.S.").
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"“‘'(]?[A-Z0-9])")
 _WORDS = re.compile(r"\w+")
 
 
@@ -88,7 +99,7 @@ def _plain(text: str) -> str:
 
 def _asked_part(question: str) -> str:
     """The part of a question that ends in "?" (quiz questions open with context)."""
-    asked = _QUESTION_PART.findall(question)
+    asked = [part for part in _SENTENCE_BREAK.split(question) if "?" in part]
     return asked[-1] if asked else question
 
 
@@ -115,6 +126,7 @@ class Span:
     text: str
 
 
+_LIST_SPLIT = re.compile(r",\s*(?:(?:and|or)\s+)?|\s+(?:and|or)\s+")
 _LIST_GLUE = re.compile(r"^(?:,\s*|,?\s+(?:and|or)\s+)(?:the\s+)?$")
 
 
@@ -135,7 +147,12 @@ def _name_spans(sentence: str) -> list[Span]:
     for match in _NAME.finditer(sentence):
         words = match.group(0).split()
         while words and words[0].lower().strip(".,") in _NOT_NAMES:
+            if words[0].lower() in _NAME_OPENERS and len(words) > 1 and words[1].lower() not in _NOT_NAMES:
+                break
             words = words[1:]
+        opener = len(words) > 1 and words[0].lower() in _NAME_OPENERS
+        if words and not opener and _opens_sentence(sentence, match.start()) and _is_common_word(words[0]):
+            words = words[1:]  # "Crews searched ...": capitalised only because it opens the sentence
         while words and words[-1].lower().strip(".,") in _NOT_NAMES:
             words = words[:-1]
         if not words:
@@ -145,6 +162,29 @@ def _name_spans(sentence: str) -> list[Span]:
         if text and start >= 0:
             found.append(Span(start, start + len(text), text))
     return _joined(sentence, found)
+
+
+def _opens_sentence(sentence: str, start: int) -> bool:
+    return not sentence[:start].strip(" \"“‘'(")
+
+
+def _is_common_word(word: str) -> bool:
+    """A word whose capital says nothing at the start of a sentence: a function word ("Under",
+    "They're"), an inflected form ("Crews", "Demonstrators") or an adjective or adverb WordNet
+    knows ("High"), unless WordNet knows it as a name. A noun as written ("Apple", "Twitter")
+    may be a name and stays."""
+    plain = word.lower().strip(".,’'")
+    head = re.split(r"[’']", plain)[0]
+    if head in _NOT_NAMES or plain in _CONTRACTIONS:
+        return True
+    if not plain.isalpha():
+        return False
+    found = lexicon()
+    if not found.has_wordnet or found.is_proper_noun(plain):
+        return False
+    classes = found.parts_of_speech(plain)
+    inflected = any(base != plain for base in found.bases(plain)) and "n" not in classes
+    return inflected or bool(classes) and classes <= {"a", "r"}
 
 
 def _pattern_spans(sentence: str, patterns: tuple[re.Pattern[str], ...]) -> list[Span]:
@@ -197,23 +237,92 @@ def _wanted(question: str) -> set[str]:
     return _stems(match.group(1)) - _NOT_NAMES if match else set()
 
 
+_AUXILIARIES = frozenset(
+    "is are was were be been will would did does do has have had can could may might should shall must "
+    "to that who which recently this last".split()
+)
+_ASKED_WORDS = re.compile(r"\b(?:which|what|whose)\s+((?:[\w-]+\s+){0,4}[\w-]+)", re.IGNORECASE)
+
+
+def _asked_noun(question: str) -> set[str]:
+    """The base forms of the noun a question asks for, the last word before its verb: "which two
+    Chinese banks restricted" -> bank, "which state flooded" -> state, "which country was" ->
+    country."""
+    match = _ASKED_WORDS.search(_asked_part(question))
+    if match is None:
+        return set()
+    found = lexicon()
+    head = ""
+    for word in match.group(1).lower().split():
+        if word in _AUXILIARIES or found.is_verb_form(word):
+            break
+        head = word
+    return set(found.bases(head)) - _NOT_NAMES if head else set()
+
+
+def _asks_for_several(question: str) -> bool:
+    """ "Which countries ...", "which two banks ...": a list answers best."""
+    match = _ASKED_WORDS.search(_asked_part(question))
+    if match is None:
+        return False
+    words = match.group(1).lower().split()
+    return any(word in _NUMBER_WORDS for word in words[:2]) or any(
+        word.endswith("s") and word[:-1] in _asked_noun(question) or word.endswith("ies") for word in words[:3]
+    )
+
+
+_NUMBER_WORDS = frozenset("two three four five six seven eight nine ten several".split())
+
+
+def _is_asked_thing(span: Span, nouns: set[str]) -> bool:
+    """Whether WordNet files the span under the asked noun ("Philippines" for "which country");
+    a word WordNet knows as an adjective ("British") names no thing."""
+    if not nouns:
+        return False
+    found = lexicon()
+    for part in _LIST_SPLIT.split(span.text):  # "China, India and the UAE": any of them
+        name = re.sub(r"^the\s+|['’]s$", "", part.strip(), flags=re.IGNORECASE)  # "Virginia's rivers"
+        if " " not in name and "a" in found.parts_of_speech(name.lower()):
+            continue
+        if any(found.is_a(name, noun) for noun in nouns):
+            return True
+    return False
+
+
+def _rank(question: str) -> Callable[[Span], int]:
+    """0 for a span WordNet files under the asked noun (a list of them when the question asks for
+    several), 1 for a single one where several were asked for, 2 for one that names the noun
+    ("Bank of China" for "which banks"), 3 for any other."""
+    nouns = _asked_noun(question)
+    wanted = _wanted(question)
+    plural = _asks_for_several(question)
+
+    def rank(span: Span) -> int:
+        several = bool(_LIST_SPLIT.search(span.text))
+        if _is_asked_thing(span, nouns):
+            return 0 if several or not plural else 1
+        return 2 if _stems(span.text) & wanted else 3
+
+    return rank
+
+
 def short_answer(question: str, sentence: str) -> Span | None:
-    """The span of `sentence` that answers `question`: one that names what was asked ("which
-    banks" -> "Bank of China", "which park" -> "Yosemite National Park"), else the first (the
-    sentence leads with its answer more often than not on rtqa-dev)."""
+    """The span of `sentence` that answers `question`: one WordNet knows as the asked thing
+    ("which country" -> "Philippines"), else one that names it ("which banks" -> "Bank of China",
+    "which park" -> "Yosemite National Park"), else the first (the sentence leads with its answer
+    more often than not on rtqa-dev)."""
     spans = answer_spans(question, sentence)
     if not spans:
         return None
-    wanted = _wanted(question)
-    return next((span for span in spans if _stems(span.text) & wanted), spans[0])
+    return min(spans, key=_rank(question))  # min keeps the first of equal rank
 
 
 def answering_sentence(question: str, sentences: Sequence[str]) -> tuple[int, Span] | None:
     """Which of the answer's sentences (best first) the short answer comes from, and its span: the
-    first whose span names what was asked, else the first with a span at all."""
+    first whose span is best by the same order as `short_answer`."""
+    rank = _rank(question)
     found = [(index, short_answer(question, sentence)) for index, sentence in enumerate(sentences)]
     spans = [(index, span) for index, span in found if span is not None]
     if not spans:
         return None
-    wanted = _wanted(question)
-    return next(((index, span) for index, span in spans if _stems(span.text) & wanted), spans[0])
+    return min(spans, key=lambda item: rank(item[1]))

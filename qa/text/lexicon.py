@@ -214,6 +214,13 @@ class Lexicon:
         return any(base != word for base in self._wordnet._morphy(word, "v"))
 
     @lru_cache(maxsize=65536)  # noqa: B019
+    def parts_of_speech(self, word: str) -> frozenset[str]:
+        """The parts of speech WordNet has `word` (lower case, as written) in: n, v, a, r."""
+        if self._wordnet is None:
+            return frozenset()
+        return frozenset(pos for pos in "nvar" if word in self._wordnet._morphy(word, pos))
+
+    @lru_cache(maxsize=65536)  # noqa: B019
     def is_proper_noun(self, word: str) -> bool:
         """Whether WordNet knows `word` (any case) as a name ("China", "Moscow"; not "Late"): a
         capitalised word opening a sentence is then a name, though nothing else writes it so."""
@@ -224,6 +231,27 @@ class Lexicon:
             for synset in self._wordnet.synsets(word.lower(), "n")
             for name in (lemma.name() for lemma in synset.lemmas())
         )
+
+    @lru_cache(maxsize=65536)  # noqa: B019
+    def is_a(self, name: str, noun: str) -> bool:
+        """Whether WordNet files `name` under `noun`: "Philippines" is a country, "Virginia" a
+        state, "Yosemite" a park (what "which country ...?" asks for)."""
+        if self._wordnet is None or not name or not noun:
+            return False
+        wanted = noun.lower()
+        for synset in self._wordnet.synsets(name.replace(" ", "_"), "n"):
+            seen = set()
+            frontier = [*synset.instance_hypernyms(), *synset.hypernyms()]
+            for _ in range(8):
+                if not frontier:
+                    break
+                if any(lemma.lower() == wanted for node in frontier for lemma in node.lemma_names()):
+                    return True
+                seen.update(frontier)
+                frontier = [
+                    up for node in frontier for up in (*node.instance_hypernyms(), *node.hypernyms()) if up not in seen
+                ]
+        return False
 
     def are_opposites(self, first: str, second: str) -> bool:
         """Whether two words (lower case) are opposites in some sense."""
