@@ -157,6 +157,9 @@ class Settings(BaseSettings):
     candidates: int = Field(40, ge=1, le=1000, description="Hits taken from each of dense and BM25 before fusion.")
     rrf_k: float = Field(60.0, gt=0, description="Reciprocal rank fusion constant.")
     bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion (dense = 1).")
+    document_weight: float = Field(
+        0.25, ge=0, description="Weight of a passage's best sibling from the same document in its score (0 = off)."
+    )
     dedup_jaccard: float = Field(0.8, gt=0, le=1, description="Passages this similar (word shingles) count once.")
     recency_days: int = Field(
         14, ge=0, description='Questions about the present ("this week") prefer documents this recent (0 = off).'

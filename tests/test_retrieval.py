@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.answering.recency import asks_about_present, recency_factor
-from qa.answering.retrieval import Retriever, fuse
+from qa.answering.retrieval import Retriever, by_document, fuse
 from qa.ingestion.pipeline import ingest
 from qa.store.chroma import open_client
 from qa.store.pointer import read_state
@@ -143,6 +143,24 @@ def test_recency_rules() -> None:
 def test_fusion_rewards_agreement() -> None:
     fused = fuse([(["a", "b", "c"], 1.0), (["c", "a", "d"], 1.0)], rrf_k=60)
     assert [key for key, _ in fused][:2] == ["a", "c"]
+
+
+def test_a_document_about_the_question_beats_a_passing_mention() -> None:
+    """A digest's one matching passage outscores each of an article's two, until the article's
+    second passage counts for the whole article, as much as it is on topic."""
+    fused = [("digest-1", 0.030), ("article-1", 0.028), ("article-2", 0.020), ("other-1", 0.010)]
+    source_of = {"digest-1": "digest.txt", "article-1": "a.txt", "article-2": "a.txt", "other-1": "o.txt"}
+    on_topic = {"digest-1": 1.0, "article-1": 0.95, "article-2": 0.9, "other-1": 0.5}
+    plain = by_document(fused, source_of, 0.0, on_topic)
+    assert [key for key, _ in plain] == ["digest-1", "article-1", "article-2", "other-1"]
+    rescored = dict(by_document(fused, source_of, 0.25, on_topic))
+    assert list(rescored)[:2] == ["article-1", "digest-1"]
+    lift = 0.25 * 0.020 * 0.9**2  # the second-best passage, as on topic as it is
+    assert rescored["article-1"] == 0.028 + lift and rescored["article-2"] == 0.020 + lift  # their order stays
+    assert rescored["digest-1"] == 0.030 and rescored["other-1"] == 0.010  # no sibling, no change
+    off_topic = dict(by_document(fused, source_of, 0.25, {**on_topic, "article-2": 0.1}))
+    assert list(off_topic)[0] == "digest-1"  # an off-topic sibling lifts nothing
+    assert by_document(fused, {"article-1": "a.txt"}, 0.25, on_topic) == [("article-1", 0.028)]  # deleted since
 
 
 def test_terms_and_sentences() -> None:

@@ -64,6 +64,29 @@ def fuse(rankings: Sequence[tuple[Sequence[str], float]], rrf_k: float) -> list[
     return sorted(scores.items(), key=lambda item: item[1], reverse=True)
 
 
+def by_document(
+    fused: Sequence[tuple[str, float]], source_of: dict[str, str], weight: float, on_topic: dict[str, float]
+) -> list[tuple[str, float]]:
+    """Each passage's fused score plus `weight` times that of its document's second-best passage,
+    scaled by how on topic that passage is (`on_topic`: its cosine over the best passage's,
+    squared): a document with two passages that match the question is about it, one with a single
+    passing mention (a news digest, a list of links) is not. Every passage of a document gets the
+    same lift, so their order stays. Reciprocal rank fusion keeps no magnitudes: without the
+    scaling a long document's off-topic passages would lift it past a short one that answers
+    (rtqa-dev MRR@10 0.821 -> 0.86; benchmarks/README.md "Answers first")."""
+    seen: dict[str, int] = {}
+    lift: dict[str, float] = {}
+    for key, score in fused:
+        source = source_of.get(key)
+        if source is None:
+            continue
+        seen[source] = seen.get(source, 0) + 1
+        if seen[source] == 2:  # fused is sorted: the document's second-best passage
+            lift[source] = weight * score * min(1.0, max(0.0, on_topic.get(key, 0.0))) ** 2
+    rescored = [(key, score + lift.get(source_of[key], 0.0)) for key, score in fused if key in source_of]
+    return sorted(rescored, key=lambda item: item[1], reverse=True)
+
+
 class Retriever:
     """Searches the live index; one per process, reused across questions (it caches the keyword
     index and follows other processes' commits)."""
@@ -123,6 +146,13 @@ class Retriever:
                 key=lambda item: item[1],
                 reverse=True,
             )
+        if settings.document_weight:
+            kept = [key for key, _ in fused if key in found]
+            cosines = {key: float(np.dot(query_vector, found[key][1])) for key in kept}
+            top_cosine = max(cosines.values(), default=0.0)
+            on_topic = {key: cosine / top_cosine for key, cosine in cosines.items()} if top_cosine > 0 else {}
+            source_of = {key: found[key][0].source for key in kept}
+            fused = by_document(fused, source_of, settings.document_weight, on_topic)
         passages: list[Passage] = []
         vectors: list[np.ndarray] = []
         kept_shingles: list[frozenset[tuple[str, ...]]] = []
