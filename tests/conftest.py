@@ -24,6 +24,10 @@ from .doubles import HASH_MIN_COVERAGE, HASH_MIN_RELEVANCE, HASH_MODEL_ENV, Hash
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_FILE = next(SEEDS.glob("*.txt"))
+#: torch threads of the test process, and of the children that embed with the real model
+#: (QA_EMBEDDING_THREADS): the suite runs apps, servers and a browser beside its models, and on 2
+#: cores torch's second thread then waits for a core at every operation.
+TORCH_THREADS = 1
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +37,10 @@ def real_embeddings() -> SentenceEmbeddings:
     model = SentenceEmbeddings(
         "sentence-transformers/all-MiniLM-L6-v2", dtype=os.environ.get("QA_EMBEDDING_DTYPE", "auto")
     )
-    assert model.dimension == 384
+    assert model.dimension == 384  # loaded (and `auto` measured, if it must be) with torch's default threads
+    import torch
+
+    torch.set_num_threads(TORCH_THREADS)
     return model
 
 
