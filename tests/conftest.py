@@ -8,8 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -21,9 +22,16 @@ from qa.embeddings import SentenceEmbeddings  # noqa: E402
 
 from .doubles import HASH_MIN_COVERAGE, HASH_MIN_RELEVANCE, HASH_MODEL_ENV, HashEmbeddings  # noqa: E402
 
+if TYPE_CHECKING:
+    from .test_offline import OfflineRun
+
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SEED_FILE = next(SEEDS.glob("*.txt"))
+#: torch threads of the test process, and of the children that embed with the real model
+#: (QA_EMBEDDING_THREADS): the suite runs apps, servers and a browser beside its models, and on 2
+#: cores torch's second thread then waits for a core at every operation.
+TORCH_THREADS = 1
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +41,10 @@ def real_embeddings() -> SentenceEmbeddings:
     model = SentenceEmbeddings(
         "sentence-transformers/all-MiniLM-L6-v2", dtype=os.environ.get("QA_EMBEDDING_DTYPE", "auto")
     )
-    assert model.dimension == 384
+    assert model.dimension == 384  # loaded (and `auto` measured, if it must be) with torch's default threads
+    import torch
+
+    torch.set_num_threads(TORCH_THREADS)
     return model
 
 
@@ -47,6 +58,26 @@ def embeddings(real_embeddings: SentenceEmbeddings) -> SentenceEmbeddings:
 def hash_embeddings() -> HashEmbeddings:
     """The deterministic double: for tests of storage, ingest and interfaces, not of answers."""
     return HashEmbeddings()
+
+
+@pytest.fixture(scope="session")
+def offline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfflineRun]:
+    """tests/test_offline.py's run of the commands in a sandbox with no network, started once."""
+    from .test_offline import OfflineRun
+
+    run = OfflineRun(tmp_path_factory.mktemp("offline"))
+    try:
+        yield run
+    finally:
+        run.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def slow_runs_start_first(request: pytest.FixtureRequest) -> None:
+    """Runs that take long but use one core start with the session, in the background, if a
+    selected test will want them: on 2 cores they then overlap the tests before theirs."""
+    if any("offline_run" in getattr(item, "fixturenames", ()) for item in request.session.items):
+        request.getfixturevalue("offline_run")
 
 
 def hash_model_env() -> dict[str, str]:

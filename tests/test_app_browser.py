@@ -31,7 +31,7 @@ from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_pla
 
 from qa import read_state
 
-from .conftest import ROOT, SEED_FILE, hash_model_env
+from .conftest import ROOT, SEED_FILE, TORCH_THREADS, hash_model_env
 from .llm_server import LLMServer
 from .load import AppFailed, AppProcess, app_process
 
@@ -114,7 +114,9 @@ def launches(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
         if name in APP_FIXTURES
     }
     setups: dict[str, tuple[dict[str, str] | None, tuple[str, ...]]] = {
-        "app": (None, ()),
+        # The real model, on the test process's torch threads (the pages and the other apps share
+        # the cores with it).
+        "app": ({"QA_EMBEDDING_THREADS": str(TORCH_THREADS)}, ()),
         # Saving, ingesting, removing and keeping collections apart do not depend on the embedding
         # model (the answers they lead to are found by their words): the hash double, whose ingest
         # child loads no torch.

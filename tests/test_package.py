@@ -9,6 +9,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from .conftest import ROOT
 
 SUBCOMMANDS = ("ask", "ingest", "serve", "check", "search", "stats", "app")
@@ -44,3 +46,38 @@ def test_the_qa_command_offers_every_subcommand() -> None:
         assert name in shown.stdout
     app = subprocess.run([str(command), "app", "--help"], capture_output=True, text=True, timeout=120)
     assert app.returncode == 0 and "--docs" in app.stdout and "--port" in app.stdout
+
+
+HEAVY = ("chromadb", "gradio", "langchain_core", "sentence_transformers", "torch", "transformers")
+
+
+def test_the_command_loads_only_what_it_runs() -> None:
+    """`qa --help` (and `import qa`) import none of the heavy libraries: the public names are
+    imported on first use, and each subcommand imports what it needs when it runs."""
+    code = (
+        "import runpy, sys\n"
+        "import qa\n"
+        "sys.argv = ['qa', '--help']\n"
+        "try:\n"
+        "    runpy.run_module('qa', run_name='__main__')\n"
+        "except SystemExit as stop:\n"
+        "    assert stop.code == 0, stop.code\n"
+        f"print(sorted(name for name in {HEAVY!r} if name in sys.modules))\n"
+    )
+    shown = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "ingest" in shown.stdout and shown.stdout.splitlines()[-1] == "[]", shown.stdout[-500:]
+
+
+def test_every_public_name_is_there() -> None:
+    import qa
+
+    missing = [name for name in qa.__all__ if getattr(qa, name, None) is None]
+    assert not missing, missing
+    assert set(qa.__all__) <= set(dir(qa))
+    from qa import Engine, Settings, chain, ingest  # the names import as before
+
+    assert Engine.__module__ == "qa.answering.engine" and Settings.__module__ == "qa.config"
+    assert chain.__module__ == "qa.langchain" and ingest.__module__ == "qa.ingestion.pipeline"
+    with pytest.raises(AttributeError, match="no_such_name"):
+        qa.no_such_name  # noqa: B018

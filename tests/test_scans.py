@@ -82,6 +82,28 @@ def test_a_page_tesseract_is_unsure_of_is_kept_with_a_warning() -> None:
     assert len(loaded.warnings) == 1 and loaded.warnings[0].startswith("image: low OCR confidence (")
 
 
+def test_an_empty_page_is_not_given_to_tesseract(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A page of one colour all over holds nothing to read: tesseract does not run for it, the
+    printed pages beside it are read, and a file of nothing but empty pages has no text."""
+    read: list[str] = []
+    tesseract = scans._tesseract_tsv
+
+    def counted(image: Any, options: ReadOptions) -> str:
+        read.append(image.mode)
+        return tesseract(image, options)
+
+    monkeypatch.setattr(scans, "_tesseract_tsv", counted)
+    buffer = io.BytesIO()
+    empty = Image.new("L", (1700, 2200), 255)
+    empty.save(buffer, "PDF", resolution=200, save_all=True, append_images=[page_image(PAGES[1])])
+    loaded = load_bytes(buffer.getvalue(), Path("half-empty.pdf"))
+    assert "Tickets cost 4 euros." in loaded.text and [section.page for section in loaded.sections or []] == [1, 2]
+    assert len(read) == 1 and loaded.warnings == []  # the printed page only
+    with pytest.raises(IngestError, match="OCR found no text in the image"):
+        load_bytes(image_bytes(Image.new("RGB", (800, 300), "white"), "PNG"), Path("empty.png"))
+    assert len(read) == 1
+
+
 def test_a_page_over_its_time_cap_is_reported() -> None:
     with pytest.raises(IngestError, match="page 1: OCR stopped after 0.01 s"):
         load_bytes(scanned_pdf(), Path("slow.pdf"), ReadOptions(ocr_timeout_s=0.01))

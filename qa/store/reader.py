@@ -180,19 +180,25 @@ class IndexReader:
         """The keyword index the live pointer names, loaded once per version (None for an index
         published before keyword search existed: the next ingest adds it)."""
         with self._lock:
-            with store_errors("reading the index", self.settings.index_dir):
-                self._refresh()
-            assert self.state is not None
-            if not self.state.bm25:
-                return None
-            if self._keywords is None or self._keywords.path.name != self.state.bm25:
+            while True:
+                with store_errors("reading the index", self.settings.index_dir):
+                    self._refresh()
+                assert self.state is not None
+                if not self.state.bm25:
+                    return None
+                if self._keywords is not None and self._keywords.path.name == self.state.bm25:
+                    return self._keywords
                 path = self.settings.index_dir / SNAPSHOT_DIR / self.state.bm25
                 try:
                     self._keywords = KeywordIndex(path)
+                    return self._keywords
                 except (OSError, ValueError, IndexStoreError) as exc:
+                    # A writer removes a snapshot only once a newer pointer names another: the
+                    # pointer read just before may be that old one. Then the newer one is read.
+                    if read_state(self.settings.index_dir) != self.state:
+                        continue
                     log.warning("keyword index %s unreadable (%s); using vector search alone", path, exc)
                     return None
-            return self._keywords
 
     def sentence_vectors(self, sentences: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of these sentence texts (those not stored are left out: an index

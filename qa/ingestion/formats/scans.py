@@ -78,6 +78,13 @@ def _tesseract_tsv(image: Any, options: ReadOptions) -> str:
     return done.stdout.decode("utf-8", errors="replace")
 
 
+def blank(image: Any) -> bool:
+    """Whether every pixel of the image has the same value, in every band."""
+    extrema = image.getextrema()
+    bands = extrema if isinstance(extrema[0], tuple) else (extrema,)
+    return all(low == high for low, high in bands)
+
+
 class OcrFailed(Exception):
     """tesseract exited with an error (its last line of stderr)."""
 
@@ -85,6 +92,8 @@ class OcrFailed(Exception):
 def ocr_page(image: Any, options: ReadOptions, where: str, warnings: list[str]) -> str:
     """The text of one page image, lines and paragraphs kept; "" (with a warning) when tesseract
     gives up within the page's time cap or fails."""
+    if blank(image):  # one colour all over (an empty page): there is nothing for tesseract to read
+        return ""
     try:
         tsv = _tesseract_tsv(image, options)
     except subprocess.TimeoutExpired:
