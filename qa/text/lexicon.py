@@ -22,8 +22,8 @@ import io
 import logging
 import os
 import re
+import threading
 import warnings
-from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -138,6 +138,9 @@ class Lexicon:
     def __init__(self, folder: Path | None) -> None:
         self.folder = folder
         self._wordnet: Any = None
+        # nltk's reader seeks and reads one shared file handle per part of speech: two threads
+        # (the app's answer workers) reading synsets at once read each other's lines.
+        self._reading = threading.RLock()
         if folder is not None:
             try:
                 self._wordnet = _reader(folder)
@@ -182,13 +185,16 @@ class Lexicon:
                 found.update(self._wordnet_opposites(base))
         return frozenset(found)
 
-    def _wordnet_opposites(self, base: str) -> Iterable[str]:
-        for synset in self._wordnet.synsets(base):
-            senses = [synset, *(synset.similar_tos() if synset.pos() in "as" else [])]
-            for sense in senses:
-                for lemma in sense.lemmas():
-                    for antonym in lemma.antonyms():
-                        yield from (name.name().lower() for name in antonym.synset().lemmas())
+    def _wordnet_opposites(self, base: str) -> list[str]:
+        found: list[str] = []
+        with self._reading:
+            for synset in self._wordnet.synsets(base):
+                senses = [synset, *(synset.similar_tos() if synset.pos() in "as" else [])]
+                for sense in senses:
+                    for lemma in sense.lemmas():
+                        for antonym in lemma.antonyms():
+                            found.extend(name.name().lower() for name in antonym.synset().lemmas())
+        return found
 
     @lru_cache(maxsize=65536)  # noqa: B019
     def related(self, word: str) -> frozenset[str]:
@@ -197,12 +203,13 @@ class Lexicon:
         found: set[str] = set(self.bases(word))
         if self._wordnet is None:
             return frozenset(found)
-        for base in self.bases(word):
-            for synset in self._wordnet.synsets(base):
-                for lemma in synset.lemmas():
-                    found.add(lemma.name().lower())
-                    if lemma.name().lower() == base:
-                        found.update(form.name().lower() for form in lemma.derivationally_related_forms())
+        with self._reading:
+            for base in self.bases(word):
+                for synset in self._wordnet.synsets(base):
+                    for lemma in synset.lemmas():
+                        found.add(lemma.name().lower())
+                        if lemma.name().lower() == base:
+                            found.update(form.name().lower() for form in lemma.derivationally_related_forms())
         return frozenset(found)
 
     @lru_cache(maxsize=65536)  # noqa: B019
@@ -226,11 +233,12 @@ class Lexicon:
         capitalised word opening a sentence is then a name, though nothing else writes it so."""
         if self._wordnet is None or not terms(word) or word.lower() in _PRONOUNS:  # "He" is not helium
             return False
-        return any(
-            name[:1].isupper() and not name.isupper() and name.lower() == word.lower()  # "IT" is no name for "it"
-            for synset in self._wordnet.synsets(word.lower(), "n")
-            for name in (lemma.name() for lemma in synset.lemmas())
-        )
+        with self._reading:
+            return any(
+                name[:1].isupper() and not name.isupper() and name.lower() == word.lower()  # "IT" is no name for "it"
+                for synset in self._wordnet.synsets(word.lower(), "n")
+                for name in (lemma.name() for lemma in synset.lemmas())
+            )
 
     @lru_cache(maxsize=65536)  # noqa: B019
     def is_a(self, name: str, noun: str) -> bool:
@@ -238,8 +246,11 @@ class Lexicon:
         state, "Yosemite" a park (what "which country ...?" asks for)."""
         if self._wordnet is None or not name or not noun:
             return False
-        wanted = noun.lower()
-        for synset in self._wordnet.synsets(name.replace(" ", "_"), "n"):
+        with self._reading:
+            return self._files_under(name.replace(" ", "_"), noun.lower())
+
+    def _files_under(self, name: str, wanted: str) -> bool:
+        for synset in self._wordnet.synsets(name, "n"):
             seen = set()
             frontier = [*synset.instance_hypernyms(), *synset.hypernyms()]
             for _ in range(8):
