@@ -52,35 +52,6 @@ def test_what_a_question_asks_for(question: str, kind: str | None) -> None:
             "Visitors left Yellowstone National Park on Monday.",
             "Yellowstone National Park",
         ),
-    ],
-)
-def test_the_short_answer_is_the_sentences_own_span(question: str, sentence: str, short: str) -> None:
-    span = short_answer(question, sentence)
-    assert span is not None and span.text == short
-    assert sentence[span.start : span.end] == short
-
-
-def test_what_the_question_already_says_is_no_answer() -> None:
-    question = "Did Boris Johnson meet Vladimir Putin?"
-    assert answer_spans("Who did Boris Johnson meet?", "Boris Johnson met Vladimir Putin.")[0].text == "Vladimir Putin"
-    assert short_answer("Who met Boris Johnson in 2022?", "Boris Johnson was in Paris in 2022.") is not None
-    assert answer_spans(question, "Boris Johnson met Vladimir Putin.", "name") == []
-    assert short_answer("How many moons does Neptune have?", "Neptune is far away.") is None
-
-
-def test_the_answer_comes_from_the_sentence_that_names_what_was_asked() -> None:
-    sentences = [
-        "The bank was one of two Chinese state-backed banks to limit finance for raw materials from Russia.",
-        "At least two of China's largest state-owned banks - ICBC and Bank of China - are restricting it.",
-    ]
-    found = answering_sentence("Which two Chinese banks restricted financing?", sentences)
-    assert found is not None and found[0] == 1 and found[1].text == "ICBC and Bank of China"
-    assert answering_sentence("True or false: banks restricted financing?", sentences) is None
-
-
-@pytest.mark.parametrize(
-    ("question", "sentence", "short"),
-    [
         # a capital that only opens the sentence names nothing: a plural, a function word, a weekday
         ("Which state flooded?", "Crews searched the hills of Virginia.", "Virginia"),
         ("Which state flooded?", "Under the bridge, rivers in Virginia rose.", "Virginia"),
@@ -106,10 +77,28 @@ def test_the_answer_comes_from_the_sentence_that_names_what_was_asked() -> None:
         ),
     ],
 )
-def test_the_short_answer_names_the_asked_thing(question: str, sentence: str, short: str) -> None:
+def test_the_short_answer_is_the_sentences_own_span(question: str, sentence: str, short: str) -> None:
     span = short_answer(question, sentence)
     assert span is not None and span.text == short
     assert sentence[span.start : span.end] == short
+
+
+def test_what_the_question_already_says_is_no_answer() -> None:
+    question = "Did Boris Johnson meet Vladimir Putin?"
+    assert answer_spans("Who did Boris Johnson meet?", "Boris Johnson met Vladimir Putin.")[0].text == "Vladimir Putin"
+    assert short_answer("Who met Boris Johnson in 2022?", "Boris Johnson was in Paris in 2022.") is not None
+    assert answer_spans(question, "Boris Johnson met Vladimir Putin.", "name") == []
+    assert short_answer("How many moons does Neptune have?", "Neptune is far away.") is None
+
+
+def test_the_answer_comes_from_the_sentence_that_names_what_was_asked() -> None:
+    sentences = [
+        "The bank was one of two Chinese state-backed banks to limit finance for raw materials from Russia.",
+        "At least two of China's largest state-owned banks - ICBC and Bank of China - are restricting it.",
+    ]
+    found = answering_sentence("Which two Chinese banks restricted financing?", sentences)
+    assert found is not None and found[0] == 1 and found[1].text == "ICBC and Bank of China"
+    assert answering_sentence("True or false: banks restricted financing?", sentences) is None
 
 
 def test_an_answer_sentence_with_the_asked_thing_leads() -> None:
