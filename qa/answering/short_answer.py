@@ -244,31 +244,31 @@ _AUXILIARIES = frozenset(
 _ASKED_WORDS = re.compile(r"\b(?:which|what|whose)\s+((?:[\w-]+\s+){0,4}[\w-]+)", re.IGNORECASE)
 
 
-def _asked_noun(question: str) -> set[str]:
-    """The base forms of the noun a question asks for, the last word before its verb: "which two
-    Chinese banks restricted" -> bank, "which state flooded" -> state, "which country was" ->
-    country."""
+def _asked_phrase(question: str) -> list[str]:
+    """The words of what a question asks for, up to its verb: "which two Chinese banks restricted"
+    -> two, chinese, banks; "which state flooded" -> state; "which country was" -> country."""
     match = _ASKED_WORDS.search(_asked_part(question))
     if match is None:
-        return set()
+        return []
     found = lexicon()
-    head = ""
+    phrase: list[str] = []
     for word in match.group(1).lower().split():
-        if word in _AUXILIARIES or found.is_verb_form(word):
+        if word in _AUXILIARIES or found.is_verb_form(word) and not found.is_plural_noun(word):
             break
-        head = word
-    return set(found.bases(head)) - _NOT_NAMES if head else set()
+        phrase.append(word)
+    return phrase
 
 
-def _asks_for_several(question: str) -> bool:
+def _asked_noun(phrase: list[str]) -> set[str]:
+    """The base forms of the phrase's last word, the noun asked for: bank, state, country."""
+    return set(lexicon().bases(phrase[-1])) - _NOT_NAMES if phrase else set()
+
+
+def _asks_for_several(phrase: list[str]) -> bool:
     """ "Which countries ...", "which two banks ...": a list answers best."""
-    match = _ASKED_WORDS.search(_asked_part(question))
-    if match is None:
+    if not phrase:
         return False
-    words = match.group(1).lower().split()
-    return any(word in _NUMBER_WORDS for word in words[:2]) or any(
-        word.endswith("s") and word[:-1] in _asked_noun(question) or word.endswith("ies") for word in words[:3]
-    )
+    return lexicon().is_plural_noun(phrase[-1]) or any(word in _NUMBER_WORDS for word in phrase[:-1])
 
 
 _NUMBER_WORDS = frozenset("two three four five six seven eight nine ten several".split())
@@ -293,9 +293,10 @@ def _rank(question: str) -> Callable[[Span], int]:
     """0 for a span WordNet files under the asked noun (a list of them when the question asks for
     several), 1 for a single one where several were asked for, 2 for one that names the noun
     ("Bank of China" for "which banks"), 3 for any other."""
-    nouns = _asked_noun(question)
+    phrase = _asked_phrase(question)
+    nouns = _asked_noun(phrase)
+    plural = _asks_for_several(phrase)
     wanted = _wanted(question)
-    plural = _asks_for_several(question)
 
     def rank(span: Span) -> int:
         several = bool(_LIST_SPLIT.search(span.text))

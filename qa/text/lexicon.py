@@ -221,6 +221,13 @@ class Lexicon:
         return any(base != word for base in self._wordnet._morphy(word, "v"))
 
     @lru_cache(maxsize=65536)  # noqa: B019
+    def is_plural_noun(self, word: str) -> bool:
+        """Whether `word` is a noun's plural ("banks", "countries"), whatever verb it also is."""
+        if self._wordnet is None:
+            return word.endswith("s")
+        return any(base != word for base in self._wordnet._morphy(word, "n"))
+
+    @lru_cache(maxsize=65536)  # noqa: B019
     def parts_of_speech(self, word: str) -> frozenset[str]:
         """The parts of speech WordNet has `word` (lower case, as written) in: n, v, a, r."""
         if self._wordnet is None:
