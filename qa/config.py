@@ -155,8 +155,16 @@ class Settings(BaseSettings):
     retrieval: Literal["hybrid", "dense", "bm25"] = Field("hybrid", description="How passages are found.")
     top_k: int = Field(4, ge=1, le=50, description="Passages handed to the answer backend.")
     candidates: int = Field(40, ge=1, le=1000, description="Hits taken from each of dense and BM25 before fusion.")
-    rrf_k: float = Field(60.0, gt=0, description="Reciprocal rank fusion constant.")
-    bm25_weight: float = Field(1.0, ge=0, description="Weight of the BM25 ranking in fusion (dense = 1).")
+    fusion: Literal["scores", "ranks"] = Field(
+        "scores",
+        description="How dense and BM25 hits are combined: their normalised scores (weighted by dense_share) "
+        "or reciprocal rank fusion (rrf_k, bm25_weight).",
+    )
+    dense_share: float = Field(0.8, ge=0, le=1, description="Share of the cosine in score fusion (BM25: the rest).")
+    rrf_k: float = Field(60.0, gt=0, description="Reciprocal rank fusion constant (fusion=ranks).")
+    bm25_weight: float = Field(
+        1.0, ge=0, description="Weight of the BM25 ranking in reciprocal rank fusion (dense = 1)."
+    )
     document_weight: float = Field(
         0.25, ge=0, description="Weight of a passage's best sibling from the same document in its score (0 = off)."
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from qa.answering.recency import asks_about_present, recency_factor
-from qa.answering.retrieval import Retriever, by_document, fuse
+from qa.answering.retrieval import Retriever, by_document, fuse, fuse_scores
 from qa.ingestion.pipeline import ingest
 from qa.store.chroma import open_client
 from qa.store.pointer import read_state
@@ -143,6 +143,21 @@ def test_recency_rules() -> None:
 def test_fusion_rewards_agreement() -> None:
     fused = fuse([(["a", "b", "c"], 1.0), (["c", "a", "d"], 1.0)], rrf_k=60)
     assert [key for key, _ in fused][:2] == ["a", "c"]
+
+
+def test_score_fusion_keeps_a_clear_lead() -> None:
+    """A passage far closer to the question than the rest stays first though BM25 ranks it only
+    third; reciprocal rank fusion, which keeps only ranks, puts the keyword favourite first."""
+    cosines = {"close": 0.80, "kw1": 0.42, "kw2": 0.40, "far": 0.30}
+    bm25 = {"kw1": 12.0, "kw2": 11.0, "close": 9.0}
+    dense_order = sorted(cosines, key=cosines.__getitem__, reverse=True)
+    by_rank = fuse([(dense_order, 1.0), (list(bm25), 1.0)], rrf_k=60)
+    assert by_rank[0][0] == "kw1"
+    by_score = fuse_scores(cosines, bm25, dense_share=0.8)
+    assert [key for key, _ in by_score] == ["close", "kw1", "kw2", "far"]
+    assert all(score > 0 for _, score in by_score)  # the recency prior multiplies them
+    assert [key for key, _ in fuse_scores(cosines, bm25, dense_share=0.0)][:2] == ["kw1", "kw2"]
+    assert fuse_scores({"only": 0.5}, {}, 0.8) == [("only", 0.8 + 1e-6)]
 
 
 def test_a_document_about_the_question_beats_a_passing_mention() -> None:

@@ -1,5 +1,5 @@
-"""Hybrid retrieval: dense (Chroma) and keyword (BM25) rankings fused by reciprocal rank fusion,
-near-duplicates removed, optionally restricted to some sources.
+"""Hybrid retrieval: dense (Chroma) and keyword (BM25) rankings fused (by their normalised scores,
+or by reciprocal rank), near-duplicates removed, optionally restricted to some sources.
 
 Why both: dense search finds paraphrases, BM25 finds the rare names and numbers news questions
 turn on; on rtqa-dev the fusion beats either alone (benchmarks/README.md).
@@ -64,6 +64,36 @@ def fuse(rankings: Sequence[tuple[Sequence[str], float]], rrf_k: float) -> list[
     return sorted(scores.items(), key=lambda item: item[1], reverse=True)
 
 
+LOW_ANCHOR = 0.5
+"""Score fusion's lower anchor, as a fraction of the best score: a scale is normalised from
+min(its lowest candidate, LOW_ANCHOR x its best) to its best. Plain min-max (1.0) stretches any
+gap among a handful of candidates to the full range, so in a two-document folder a barely closer
+passage scores 1 and its rival 0 and no prior can lift the rival; the anchor keeps small gaps small."""
+
+
+def fuse_scores(cosines: dict[str, float], bm25: dict[str, float], dense_share: float) -> list[tuple[str, float]]:
+    """Convex fusion: dense_share x the normalised cosine of every candidate plus the rest x its
+    normalised BM25 score (0 where BM25 did not find it). Unlike reciprocal rank fusion it keeps
+    how far ahead a hit is: a passage far closer to the question than the next is not pulled
+    level by a middling keyword rank (rtqa-dev, benchmarks/README.md "Third round"). A tiny
+    floor keeps every score positive for the multiplicative recency prior."""
+
+    def normalised(scores: dict[str, float]) -> dict[str, float]:
+        if not scores:
+            return {}
+        high = max(scores.values())
+        low = min(min(scores.values()), LOW_ANCHOR * high)
+        span = high - low
+        return {key: (value - low) / span if span > 0 else 1.0 for key, value in scores.items()}
+
+    dense, keyword = normalised(cosines), normalised(bm25)
+    fused = {
+        key: dense_share * dense.get(key, 0.0) + (1.0 - dense_share) * keyword.get(key, 0.0) + 1e-6
+        for key in cosines.keys() | bm25.keys()
+    }
+    return sorted(fused.items(), key=lambda item: (item[1], item[0]), reverse=True)
+
+
 def by_document(
     fused: Sequence[tuple[str, float]], source_of: dict[str, str], weight: float, on_topic: dict[str, float]
 ) -> list[tuple[str, float]]:
@@ -119,6 +149,7 @@ class Retriever:
         query_vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
         found: dict[str, tuple[Passage, np.ndarray]] = {}
         rankings: list[tuple[list[str], float]] = []
+        hits: list[tuple[str, float]] = []
         if mode in ("hybrid", "dense"):
             dense = self.reader.nearest(query_vector.tolist(), depth, sources)
             if self.reader.state is not None and self.reader.state.chunk_embedding == "sentences":
@@ -134,6 +165,10 @@ class Retriever:
         missing = [key for key, _ in fused if key not in found]
         if missing:
             found.update(self.reader.fetch(missing))
+        if settings.fusion == "scores" and mode == "hybrid":
+            cosines = {key: float(np.dot(query_vector, found[key][1])) for key, _ in fused if key in found}
+            bm25 = {key: score for key, score in hits if key in found}
+            fused = fuse_scores(cosines, bm25, settings.dense_share)
         if settings.recency_days and asks_about_present(query):
             today = as_of or datetime.now(UTC).date()
 
