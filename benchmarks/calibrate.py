@@ -82,14 +82,27 @@ def main() -> None:
         rows[name] = found
         cosines = [relevance.cosine for relevance in found]
         print(f"{name:28s} n={len(found):4d}  cosine min/p5/p10/p25/p50/p75/p90/p95/max: {percentiles(cosines)}")
-    coverage = engine.settings.min_coverage
-    for threshold in (0.3, 0.32, 0.34, 0.36, 0.38, 0.4):
-        print(
-            f"min_relevance {threshold:.2f}, min_coverage {coverage}: not-found "
-            + ", ".join(
-                f"{name} {sum(not r.found(threshold, coverage) for r in v) / len(v):.3f}" for name, v in rows.items()
-            )
+    # the answerable: rtqa questions whose gold answer is in the passages they get
+    rows["rtqa with the answer in its passages"] = [
+        eng_relevance
+        for query, eng_relevance in zip(queries, rows["rtqa on rtqa"], strict=True)
+        if contains_answer(
+            " ".join(
+                p.text for p in engine.retriever.search(query["query"], as_of=parse_date(query.get("date"))).passages
+            ),
+            query["answers"],
         )
+    ]
+    coverage = engine.settings.min_coverage
+    for overlap in (0.0, 0.05, 0.1):
+        for threshold in (0.3, 0.32, 0.34, 0.36, 0.38, 0.4):
+            print(
+                f"min_relevance {threshold:.2f}, min_coverage {coverage}, min_overlap {overlap}: not-found "
+                + ", ".join(
+                    f"{name} {sum(not r.found(threshold, coverage, overlap) for r in v) / len(v):.3f}"
+                    for name, v in rows.items()
+                )
+            )
 
 
 def sweep(engine: Engine, queries: list[dict]) -> None:
@@ -97,7 +110,9 @@ def sweep(engine: Engine, queries: list[dict]) -> None:
     cached = []
     for query in queries:
         retrieval = engine.retriever.search(query["query"], as_of=parse_date(query.get("date")))
-        if not engine.relevance(retrieval).found(engine.settings.min_relevance, engine.settings.min_coverage):
+        if not engine.relevance(retrieval).found(
+            engine.settings.min_relevance, engine.settings.min_coverage, engine.settings.min_overlap
+        ):
             cached.append((query, retrieval, []))
             continue
         found = candidates(

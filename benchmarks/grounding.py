@@ -336,7 +336,7 @@ def run_injection(engine: Engine, queries, limit: int, seed: int) -> dict:
         as_of = parse_date(query.get("date"))
         retrieval = engine.retriever.search(query["query"], as_of=as_of)
         if not retrieval.passages or not engine.relevance(retrieval).found(
-            engine.settings.min_relevance, engine.settings.min_coverage
+            engine.settings.min_relevance, engine.settings.min_coverage, engine.settings.min_overlap
         ):
             continue
         picks = pick_sentences(

@@ -189,6 +189,13 @@ class Settings(BaseSettings):
         description="A best passage holding this IDF-weighted share of the question's words is on topic "
         "whatever its cosine.",
     )
+    min_overlap: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="The best passage must also share this IDF-weighted share of the question's words, "
+        "however close its cosine.",
+    )
     backend: Literal["extractive", "openai", "ollama", "local"] = Field(
         "extractive",
         description="extractive (no LLM, offline), openai (any OpenAI-compatible server), ollama, "

@@ -15,6 +15,7 @@ from qa import load_settings
 from qa.answering.engine import Engine
 from qa.answering.prompting import NOT_FOUND_TEXT
 from qa.cli import qa_main
+from qa.ingestion.pipeline import ingest
 from qa.types import Answer
 
 from .conftest import SEED_FILE, copy_index, run_cli
@@ -102,6 +103,36 @@ def test_off_topic_questions_are_not_found(engine: Engine, question: str) -> Non
     answer = engine.answer(question)
     assert answer.not_found and answer.citations == [] and answer.text == NOT_FOUND_TEXT
     assert answer.short is None
+
+
+@pytest.mark.parametrize(
+    ("question", "passage"),
+    [
+        ("What is the capital of Burkina Faso?", "Mali and Niger border the region."),
+        ("How many hearts does an octopus have?", "Cephalopods have blue blood."),
+    ],
+)
+def test_a_close_passage_that_shares_no_word_of_the_question_is_no_answer(
+    tmp_path: Path, embeddings: Any, question: str, passage: str
+) -> None:
+    """MiniLM puts these passages near their questions (cosine over 0.4, past the 0.36 threshold),
+    and the extractive answer would quote them; sharing no word of the question but "have", that
+    closeness is no evidence, so the question is declined."""
+    documents = tmp_path / "documents"
+    documents.mkdir()
+    (documents / "note.txt").write_text(passage + "\n", encoding="utf-8")
+    settings = load_settings(index_dir=tmp_path / "index")
+    ingest([documents], settings, embeddings=embeddings)
+    engine = Engine(settings, embeddings=embeddings)
+    lenient = Engine(settings.model_copy(update={"min_overlap": 0.0}), embeddings=embeddings)
+    try:
+        relevance = engine.relevance(engine.retriever.search(question))
+        assert relevance.cosine >= settings.min_relevance and relevance.coverage < settings.min_overlap
+        assert engine.answer(question).not_found
+        assert passage.rstrip(".") in lenient.answer(question).text  # the overlap floor is what declines it
+    finally:
+        engine.close()
+        lenient.close()
 
 
 def test_a_question_that_asks_for_no_single_thing_has_no_short_answer(engine: Engine) -> None:
