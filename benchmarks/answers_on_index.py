@@ -66,7 +66,8 @@ def main() -> None:
         answer = engine.answer(query["query"], as_of=as_of)
         latency = (time.perf_counter() - started) * 1000
         ranked = engine.retriever.search(query["query"], k=10, as_of=as_of).passages
-        context = " ".join(passage.text for passage in ranked[: settings.top_k])
+        # the passages the answer is made from (top_k, or more where a setting adds some)
+        context = " ".join(passage.text for passage in engine.retriever.search(query["query"], as_of=as_of).passages)
         doc_ids = [Path(passage.source).stem for passage in ranked]
         scores.add(query, doc_ids, context, answer.text, answer.not_found, latency, answer.short)
     metrics = scores.metrics()
