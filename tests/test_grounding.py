@@ -42,6 +42,7 @@ def test_wordnet_is_installed_and_read() -> None:
     assert words.are_opposites("rose", "fell") and words.are_opposites("won", "lost")
     assert words.are_opposites("largest", "smallest") and words.are_opposites("approved", "rejected")
     assert words.is_proper_noun("China") and words.is_proper_noun("moscow")
+    assert words.names_behind("Chinese") == {"china"} and words.names_behind("large") == frozenset()
     assert not any(words.is_proper_noun(word) for word in ("Late", "It", "He", "Officials", "The"))
     assert not words.are_opposites("bought", "purchased") and "purchase" in words.related("bought")
 
@@ -223,3 +224,32 @@ def test_a_name_opening_the_sentence_is_checked_like_any_other(engine: Engine) -
     checked = engine.checker.check("China vetoed the UN Security Council resolution [1].", passages, question=question)
     assert [claim.verdict for claim in checked.claims] == ["contradicted"]
     assert "Moscow also vetoed" in checked.claims[0].reason
+
+
+PRESIDENT = "Who is the president of China?"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "expected"),
+    [
+        ("The President of China is Xi Jinping.", "supported"),  # names only: the bare answer's rule
+        ("Xi Jinping is the president of China.", "supported"),
+        ("The Chinese president is Xi Jinping.", "supported"),
+        ("Vladimir Putin is the president of Russia.", "supported"),
+        ("Vladimir Putin is the president of China.", "contradicted"),  # "Russian President Vladimir Putin"
+        ("China's president is Vladimir Putin.", "contradicted"),
+        ("The President of China is Vladimir Putin.", "unsupported"),  # Putin's clause is not China's
+    ],
+)
+def test_a_title_ties_its_holder_to_its_country(engine: Engine, sentence: str, expected: str) -> None:
+    """The seed says "Chinese President Xi Jinping, right, and Russian President Vladimir Putin":
+    "Chinese" names China, and the president of China is the one the clause gives, however the
+    answer words it ("the President of China", "China's president")."""
+    passages = [
+        passage
+        for passage in engine.retriever.search(PRESIDENT, k=8).passages
+        if "Russian President Vladimir Putin" in passage.text
+    ]
+    assert passages
+    checked = engine.checker.check(sentence, passages, question=PRESIDENT)
+    assert [claim.verdict for claim in checked.claims] == [expected], checked.claims

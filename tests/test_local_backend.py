@@ -187,9 +187,11 @@ def test_follow_up_is_asked_as_a_standalone_question(engine: Engine) -> None:
     assert user.endswith(f"Question: {BANKS} And why did they do it?"), user[-200:]
 
 
-def test_answer_cut_at_the_length_limit_is_reported(seed_index: Path, embeddings: Any, engine: Engine) -> None:
+def test_answer_cut_at_the_length_limit_is_reported(
+    seed_index: Path, embeddings: Any, engine: Engine, local_model: LoadedModel
+) -> None:
     """At 8 tokens the answer stops mid-sentence and the backend says so (the engine then drops
-    the unfinished sentence, tests/test_answering.py); the default length lets it finish."""
+    the unfinished sentence, tests/test_answering.py); the default length lets the model end."""
     passages = engine.retriever.search(BANKS).passages
     short = Engine(load_settings(index_dir=seed_index, backend="local", local_max_new_tokens=8), embeddings=embeddings)
     cut = GenerationRequest(BANKS, passages)
@@ -197,7 +199,8 @@ def test_answer_cut_at_the_length_limit_is_reported(seed_index: Path, embeddings
     assert cut.cut_off and raw.strip() and raw.rstrip()[-1] not in ".!?", raw
     whole = GenerationRequest(BANKS, passages)
     raw = "".join(engine.backend().stream(whole))
-    assert not whole.cut_off and raw.rstrip().endswith("."), raw
+    assert not whole.cut_off and raw.strip(), raw
+    assert local_model.last_stop is not None and local_model.last_stop[0] == "end", (local_model.last_stop, raw)
     short.close()
 
 

@@ -271,6 +271,23 @@ class Lexicon:
                 ]
         return False
 
+    @lru_cache(maxsize=65536)  # noqa: B019
+    def names_behind(self, word: str) -> frozenset[str]:
+        """The names (lower case) an adjective of `word` pertains to: "Chinese" -> china, taiwan;
+        "Russian" -> russia. News writes "Chinese President Xi Jinping" where an answer says "the
+        president of China": the two name the same country."""
+        if self._wordnet is None or not word.isalpha():
+            return frozenset()
+        with self._reading:
+            return frozenset(
+                pertained.name().lower().replace("_", " ")
+                for synset in self._wordnet.synsets(word.lower(), "a")
+                for lemma in synset.lemmas()
+                if lemma.name().lower() == word.lower()
+                for pertained in lemma.pertainyms()
+                if pertained.name()[:1].isupper()
+            )
+
     def are_opposites(self, first: str, second: str) -> bool:
         """Whether two words (lower case) are opposites in some sense."""
         return bool(self.opposites(first) & self.bases(second)) or bool(self.opposites(second) & self.bases(first))

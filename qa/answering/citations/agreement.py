@@ -30,7 +30,7 @@ from ...text.terms import terms
 from .claims import Evidence, Finding, without_framing
 from .facts import words_in
 from .quantities import quantities, values_in
-from .roles import role_conflict
+from .roles import clauses, role_conflict
 from .wording import Word, Wording
 
 #: Words never compared for opposites or coverage.
@@ -67,7 +67,7 @@ def disagreement(
     said = Wording(claim)
     claim_bases = [lexicon.bases(word.text) for word in said.words]
     if not any(_content(word) for word in said.words):
-        return _bare_answer(claim, evidence, asked)
+        return _bare_answer(claim, evidence, asked, lexicon)
     # Polarity, opposites and hedges are read in the sentence itself: a neighbour's "not" or
     # "could" is about something else. Coverage and roles take the window (a claim may join two).
     found = Wording(evidence.sentence)
@@ -86,22 +86,39 @@ def disagreement(
         or _polarity(reading)
         or _opposites(reading)
         or _hedges(reading)
-        or role_conflict(claim, evidence, asked, lexicon.is_proper_noun)
+        or role_conflict(claim, evidence, asked, lexicon.is_proper_noun, lexicon.names_behind)
         or _uncovered(reading, asked)
     )
 
 
-def _bare_answer(claim: str, evidence: Evidence, asked: frozenset[str]) -> Finding | None:
-    """A claim that is only a name or a number ("The answer is: 2020."): it says something only
-    together with the question, so the evidence sentence must hold it and be about the question
-    (two of the question's terms)."""
+def _bare_answer(claim: str, evidence: Evidence, asked: frozenset[str], lexicon: Lexicon) -> Finding | None:
+    """A claim of names and numbers only ("The answer is: 2020.", "The President of China is Xi
+    Jinping."): it says something only together with the question, so the evidence sentence must
+    hold it and be about the question (two of the question's terms). A claim that also names what
+    was asked must find all of it in one clause: "Chinese President Xi Jinping, right, and Russian
+    President Vladimir Putin" makes Xi Jinping, not Putin, president of China. An adjective
+    stands for the name it comes from ("Chinese": China)."""
     sentence = evidence.sentence
-    held = words_in(sentence)
-    stated = [word for word in words_in(claim) if word not in ("the", "a", "an")]
+    stated = {word for word in words_in(claim) if word not in _FUNCTION}
     question_terms = set(terms(" ".join(asked)))
-    if stated and set(stated) <= held | values_in(sentence) and len(question_terms & set(terms(sentence))) >= 2:
+    if not stated or len(question_terms & set(terms(" ".join(_held(sentence, lexicon))))) < 2:
+        return _NOT_THE_ANSWER
+    if stated & asked:
+        if any(stated <= _held(clause, lexicon) for clause in clauses(sentence)):
+            return None
+    elif stated <= _held(sentence, lexicon):
         return None
-    return Finding("unsupported", "the passage does not give this as the answer")
+    return _NOT_THE_ANSWER
+
+
+_NOT_THE_ANSWER = Finding("unsupported", "the passage does not give this as the answer")
+
+
+def _held(text: str, lexicon: Lexicon) -> set[str]:
+    """The words and numbers of `text`, with the names its adjectives come from."""
+    words = words_in(text)
+    behind = {part for word in words for name in lexicon.names_behind(word) for part in words_in(name)}
+    return words | values_in(text) | behind
 
 
 def _content(word: Word) -> bool:

@@ -64,6 +64,11 @@ def _words(clause: str) -> set[str]:
     return set(terms(clause)) - set(terms(" ".join(facts.names))) - {term for term in terms(clause) if term.isdigit()}
 
 
+def _plain(clause: str) -> set[str]:
+    """The clause's terms besides its numbers, names included."""
+    return {term for term in terms(clause) if not term.isdigit()}
+
+
 def _names(clause: str, passage_names: frozenset[str]) -> frozenset[str]:
     """Capitalised words away from a sentence's start, and at its start those the passage also
     writes capitalised mid-sentence ("Late on Friday" is no name; "China" is)."""
@@ -78,9 +83,14 @@ def passage_names(text: str) -> frozenset[str]:
 
 
 def role_conflict(
-    claim: str, evidence: Evidence, asked: frozenset[str], proper: Callable[[str], bool] = lambda word: False
+    claim: str,
+    evidence: Evidence,
+    asked: frozenset[str],
+    proper: Callable[[str], bool] = lambda word: False,
+    behind: Callable[[str], frozenset[str]] = lambda word: frozenset(),
 ) -> Finding | None:
-    """`proper`: whether a word is known as a name (the lexicon's `is_proper_noun`)."""
+    """`proper`: whether a word is known as a name (the lexicon's `is_proper_noun`); `behind`:
+    the names an adjective comes from (`names_behind`: "Russian" holds Russia)."""
     # a capitalised word opening a sentence is a name when the passage or the claim writes it so
     # mid-sentence, or when it is known as one ("China vetoed" over "Moscow also vetoed")
     known = evidence.passage_names | passage_names(claim)
@@ -88,7 +98,8 @@ def role_conflict(
     known |= frozenset(words[0].text for words in openers if words and proper(words[0].text))
     claim_names = frozenset().union(*(_names(piece, known) for piece in clauses(claim)))
     claim_numbers = values_in(claim)
-    found_clauses = [(clause, _words(clause), set(terms(clause))) for clause in clauses(evidence.window)]
+    # a clause's capitalised common nouns count as shared words ("President Xi" / "the president")
+    found_clauses = [(clause, _plain(clause), set(terms(clause))) for clause in clauses(evidence.window)]
     window_names = _names(evidence.window, known) | passage_names(evidence.window)
     for piece in clauses(claim):
         names = _names(piece, known)
@@ -104,9 +115,12 @@ def role_conflict(
         if len(shared & words) < max(1.0, MIN_SHARED * len(words)):
             continue
         held_names = _names(clause, known)
+        held_names |= {part for name in held_names for place in behind(name) for part in words_in(place)}
         missing = names - held_names
-        extra = held_names - claim_names  # a name of the question in the passage's place is a swap too
-        if missing and extra and _same_slot(piece, clause, missing, extra):
+        # a name of the question in the passage's place is a swap too; a word the claim writes
+        # in lower case ("president") is no other name
+        extra = held_names - claim_names - words_in(piece)
+        if missing and extra and _same_slot(piece, clause, missing, extra, titles=bool(names & held_names)):
             return Finding("contradicted", f"the passage says '{_short(clause)}'")
         missing_numbers = numbers - values_in(clause)
         if missing_numbers and values_in(clause) - claim_numbers:
@@ -119,31 +133,50 @@ def role_conflict(
     return None
 
 
-def _same_slot(piece: str, clause: str, missing: frozenset[str], extra: frozenset[str]) -> bool:
+def _same_slot(piece: str, clause: str, missing: frozenset[str], extra: frozenset[str], titles: bool = False) -> bool:
     """Whether a name of the claim the clause lacks and a name of the clause the claim lacks stand
     in the same place: next to a word both share, on the same side ("*China* vetoed" / "*Russia*
     vetoed"). A paraphrase naming things differently elsewhere in the clause ("the US national
-    park ... was Yellowstone" over "Yellowstone National Park officials assessed") is no swap."""
+    park ... was Yellowstone" over "Yellowstone National Park officials assessed") is no swap.
+    `titles`: the two share a name, so a title one capitalises ("Russian President Vladimir
+    Putin" / "Putin is the president of China") is a word both share; without a shared name
+    the title may be another person's ("Russian President Vladimir Putin" / "Xi Jinping is the
+    president of China")."""
     said, found = Wording(piece), Wording(clause)
     if any(word.text == "by" for word in said.words + found.words):
         return False  # a passive turns sides around ("shown by NASA")
 
-    def places(wording: Wording, wanted: frozenset[str]) -> list[int]:
+    def places(wording: Wording, wanted: frozenset[str]) -> list[float]:
+        """Where the wanted names stand; "the president of Russia" puts Russia where "the Russian
+        president" does, before the noun it belongs to."""
+        words = wording.words
         return [
-            word.position
-            for word in wording.words
+            (
+                word.position - 2.5
+                if word.position >= 2 and words[word.position - 1].text.lower() == "of"
+                else word.position
+            )
+            for word in words
             if (word.name or word.position == 0) and words_in(word.text) & wanted  # "national park" is no name
         ]
 
-    def anchors(wording: Wording) -> dict[str, list[int]]:
+    def anchors(wording: Wording, lower: frozenset[str]) -> dict[str, list[int]]:
+        """Words that are no name, and a title one side capitalises where the other does not
+        ("President Xi" / "the president")."""
         found_at: dict[str, list[int]] = {}
         for word in wording.words:
             stems = terms(word.text)
-            if stems and not word.name and not word.text.isdigit():
+            if stems and (not word.name or word.text.lower() in lower) and not word.text.isdigit():
                 found_at.setdefault(stems[0], []).append(word.position)
         return found_at
 
-    claim_anchors, clause_anchors = anchors(said), anchors(found)
+    def lower_words(wording: Wording) -> frozenset[str]:
+        return frozenset(word.text for word in wording.words if word.text.islower())
+
+    claim_anchors, clause_anchors = (
+        anchors(said, lower_words(found) if titles else frozenset()),
+        anchors(found, lower_words(said) if titles else frozenset()),
+    )
     claim_places, clause_places = places(said, missing), places(found, extra)
     for stem in claim_anchors.keys() & clause_anchors.keys():
         for at in claim_anchors[stem]:
