@@ -156,7 +156,7 @@ class Settings(BaseSettings):
     top_k: int = Field(4, ge=1, le=50, description="Passages handed to the answer backend.")
     candidates: int = Field(40, ge=1, le=1000, description="Hits taken from each of dense and BM25 before fusion.")
     fusion: Literal["scores", "ranks"] = Field(
-        "ranks",
+        "scores",
         description="How dense and BM25 hits are combined: their normalised scores (weighted by dense_share) "
         "or reciprocal rank fusion (rrf_k, bm25_weight).",
     )

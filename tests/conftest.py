@@ -83,7 +83,9 @@ def slow_runs_start_first(request: pytest.FixtureRequest) -> None:
 def hash_model_env() -> dict[str, str]:
     """The environment that makes a child process embed with the hash double (no torch load):
     tests/hash_model/sitecustomize.py installs it at start-up. The not-found threshold is
-    MiniLM's; the double's cosines run lower, so it gets its own (HASH_THRESHOLDS)."""
+    MiniLM's; the double's cosines run lower, so it gets its own (HASH_THRESHOLDS). Its cosines
+    say nothing about meaning, so the passages are fused by rank, where BM25's order counts as
+    much as the double's, not by score, where the cosine has most of the weight."""
     hook = str(ROOT / "tests" / "hash_model")
     path = os.pathsep.join(part for part in (hook, os.environ.get("PYTHONPATH", "")) if part)
     return {
@@ -91,6 +93,7 @@ def hash_model_env() -> dict[str, str]:
         "PYTHONPATH": path,
         "QA_MIN_RELEVANCE": HASH_MIN_RELEVANCE,
         "QA_MIN_COVERAGE": HASH_MIN_COVERAGE,
+        "QA_FUSION": "ranks",
     }
 
 
