@@ -30,7 +30,7 @@ from ...text.terms import terms
 from .claims import Evidence, Finding, without_framing
 from .facts import words_in
 from .quantities import quantities, values_in
-from .roles import clauses, role_conflict
+from .roles import clauses, role_conflict, with_places
 from .wording import Word, Wording
 
 #: Words never compared for opposites or coverage.
@@ -116,9 +116,7 @@ _NOT_THE_ANSWER = Finding("unsupported", "the passage does not give this as the 
 
 def _held(text: str, lexicon: Lexicon) -> set[str]:
     """The words and numbers of `text`, with the names its adjectives come from."""
-    words = words_in(text)
-    behind = {part for word in words for name in lexicon.names_behind(word) for part in words_in(name)}
-    return words | values_in(text) | behind
+    return with_places(words_in(text), lexicon.names_behind) | values_in(text)
 
 
 def _content(word: Word) -> bool:

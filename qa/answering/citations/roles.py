@@ -69,6 +69,11 @@ def _plain(clause: str) -> set[str]:
     return {term for term in terms(clause) if not term.isdigit()}
 
 
+def with_places(words: set[str] | frozenset[str], behind: Callable[[str], frozenset[str]]) -> set[str]:
+    """`words` with the names their adjectives come from ("chinese" adds china)."""
+    return set(words) | {part for word in words for place in behind(word) for part in words_in(place)}
+
+
 def _names(clause: str, passage_names: frozenset[str]) -> frozenset[str]:
     """Capitalised words away from a sentence's start, and at its start those the passage also
     writes capitalised mid-sentence ("Late on Friday" is no name; "China" is)."""
@@ -114,8 +119,7 @@ def role_conflict(
         )
         if len(shared & words) < max(1.0, MIN_SHARED * len(words)):
             continue
-        held_names = _names(clause, known)
-        held_names |= {part for name in held_names for place in behind(name) for part in words_in(place)}
+        held_names = frozenset(with_places(_names(clause, known), behind))
         missing = names - held_names
         # a name of the question in the passage's place is a swap too; a word the claim writes
         # in lower case ("president") is no other name
