@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import threading
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -25,11 +26,13 @@ from typing import Any
 
 import httpx
 import pytest
+import watchfiles
 from gradio_client import Client
 from gradio_client.exceptions import AuthenticationError
 from playwright.sync_api import Browser, Dialog, Locator, Page, expect, sync_playwright
 
 from qa import read_state
+from qa.web.conversations import LOCAL_USER, Conversations
 
 from .conftest import ROOT, SEED_FILE, TORCH_THREADS, hash_model_env
 from .llm_server import LLMServer
@@ -802,3 +805,70 @@ def test_conversations_are_kept_across_a_restart(first_conversations_app: Launch
         page.locator("#delete-conversation").click()
         expect(page.locator("#conversations")).not_to_contain_text("Banks and Russia")
         expect(bot_messages(page)).to_have_count(0)
+
+
+def wait_for_turns(store: Conversations, key: str, count: int, folder: Path) -> bool:
+    """Whether conversation `key` comes to hold `count` turns, woken by its store's file changes
+    (False after a minute without one)."""
+
+    def enough() -> bool:
+        return len(store.get(key, LOCAL_USER).turns) >= count
+
+    if enough():
+        return True
+    for changes in watchfiles.watch(folder, debounce=50, rust_timeout=ANSWER_TIMEOUT_MS, yield_on_timeout=True):
+        if enough():
+            return True
+        if not changes:
+            return False
+    return False
+
+
+def test_a_new_conversation_mid_answer_keeps_each_turn_where_it_was_asked(
+    llm_app: RunningApp, llm: LLMServer, page: Page
+) -> None:
+    """New conversation clicked while the model has not yet answered: the chat is empty at once
+    and the next question is answered in the new conversation; the late answer is kept in the
+    conversation it was asked in (before, the old answer's last updates brought its chat back,
+    and its turn was saved into a conversation the next question then joined)."""
+    first, second = BANKS, "Which Chinese banks limited financing for Russian commodities?"
+    third = "What share of Russian oil and gas is now sold to China?"
+    writing, release = threading.Event(), threading.Event()
+
+    def reply(request: dict[str, Any]) -> str:
+        prompt = "\n".join(str(message.get("content")) for message in request["messages"])
+        passage = re.search(r'<passage n="1"[^>]*>(.*?)</passage>', prompt, re.S)
+        if passage is None:  # the follow-up rewritten to stand alone: it stands alone already
+            return second
+        if second in prompt:
+            writing.set()
+            release.wait(timeout=60)  # held until the user has left the conversation
+        sentence = re.match(r"\s*(.+?[.?!])(?=\s|$)", passage.group(1), re.S)  # quoted: supported, cited
+        return f"{sentence.group(1) if sentence else passage.group(1).strip()} [1]"
+
+    llm.reply = reply
+    store = Conversations(llm_app.index / "conversations.sqlite")
+    open_chat(page, llm_app.url)
+    expect(ask(page, first).locator("a.cite").first).to_be_visible()
+    conversations = page.locator("#conversations")
+    expect(conversations).to_contain_text(first)
+    asked_in = next(item.id for item in store.list(LOCAL_USER) if item.title == first)
+    page.locator("#question textarea").fill(second)
+    page.locator("#send").click()
+    assert writing.wait(timeout=ANSWER_TIMEOUT_MS / 1000), "the second question never reached the model"
+    page.locator("#new-conversation").click()
+    expect(bot_messages(page)).to_have_count(0)
+    release.set()
+    # the late answer lands in the conversation it was asked in
+    assert wait_for_turns(store, asked_in, 2, llm_app.index), "the late answer was not kept"
+    assert [question for question, _ in store.get(asked_in, LOCAL_USER).turns] == [first, second]
+    answer = ask(page, third)
+    expect(answer.locator("a.cite").first).to_be_visible()
+    expect(conversations).to_contain_text(third)
+    expect(page.locator('#chat [data-testid="user"]')).to_have_count(1)
+    expect(page.locator("#chat")).not_to_contain_text(second)
+    # resumed, the first conversation shows its two turns, and not the third question
+    conversations.get_by_text(first).click()
+    expect(bot_messages(page)).to_have_count(2)
+    expect(page.locator("#chat")).to_contain_text(second)
+    expect(page.locator("#chat")).not_to_contain_text(third)

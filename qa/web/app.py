@@ -32,6 +32,7 @@ from .chats import Chats
 from .conversations import Conversations
 from .documents import Documents
 from .render import answer_markdown, escape_markdown, sources_html
+from .turn import Failed, answer_in_thread
 
 log = logging.getLogger(__name__)
 STATUS_EVERY_S = 3.0  # with --watch, how often an open page re-reads the status line
@@ -181,45 +182,60 @@ class App:
         chat: list[dict[str, Any]],
         turns: list[dict[str, str]],
         collection: str | None,
+        conversation: str | None,
         request: gr.Request,
-    ) -> Iterator[tuple[Any, Any, Any, Any]]:
+    ) -> Iterator[tuple[Any, ...]]:
         """Stream the answer (from the chosen collection, never another) into the chat, then show
-        the checked answer and its sources."""
+        the checked answer and its sources, and keep it in the conversation it was asked in.
+
+        The turn is saved before the last update, by the answer's own thread (`turn`): leaving
+        the conversation while it is written (New conversation, another conversation or
+        collection) cancels this event at once, and the turn still lands in the conversation it
+        was asked in, never in the one opened next."""
         question = (message or "").strip()
         if not question:
-            yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            yield (gr.skip(),) * 6
             return
         engine = self.engine_of(collection, request)
         answer_no = len(turns) // 2 + 1
         chat = [*chat, {"role": "user", "content": escape_markdown(question)}, {"role": "assistant", "content": "…"}]
-        yield chat, "", gr.skip(), turns, gr.skip()
+        yield chat, "", gr.skip(), turns, gr.skip(), gr.skip()
         streamed = ""
         final: Answer | None = None
-        try:
-            for event in engine.stream(question, turns):
-                if isinstance(event, Answer):
-                    final = event
-                else:
-                    streamed += event
-                    chat[-1] = {"role": "assistant", "content": escape_markdown(streamed)}
-                    yield chat, gr.skip(), gr.skip(), gr.skip(), gr.skip()
-        except QAError as exc:
-            log.warning("answer failed: %s", exc)
-            raise gr.Error(str(exc)) from exc
-        assert final is not None
-        chat[-1] = {"role": "assistant", "content": answer_markdown(final, answer_no)}
-        turns = [*turns, {"role": "user", "content": question}, {"role": "assistant", "content": final.text}]
-        yield chat, gr.skip(), sources_html(final, answer_no), turns, {"question": question, **final.to_json()}
+
+        def keep(answer: Answer) -> tuple[Any, ...]:
+            return self.chats.keep(question, answer, conversation, collection, request)
+
+        for event in answer_in_thread(engine, question, turns, keep):
+            if event is None:
+                yield (gr.skip(),) * 6  # a chance for Gradio to cancel this answer
+            elif isinstance(event, Answer):
+                final = event
+            elif isinstance(event, str):
+                streamed += event
+                chat[-1] = {"role": "assistant", "content": escape_markdown(streamed)}
+                yield chat, gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            elif isinstance(event, Failed):
+                if isinstance(event.error, QAError):
+                    raise gr.Error(str(event.error)) from event.error
+                raise event.error
+            else:
+                assert final is not None
+                key, listed = event.result
+                chat[-1] = {"role": "assistant", "content": answer_markdown(final, answer_no)}
+                turns = [*turns, {"role": "user", "content": question}, {"role": "assistant", "content": final.text}]
+                yield chat, gr.skip(), sources_html(final, answer_no), turns, key, listed
 
     def respond_example(
         self,
         chat: list[dict[str, Any]],
         turns: list[dict[str, str]],
         collection: str | None,
+        conversation: str | None,
         event: gr.SelectData,
         request: gr.Request,
-    ) -> Iterator[tuple[Any, Any, Any, Any]]:
-        yield from self.respond(str(event.value.get("text", "")), chat, turns, collection, request)
+    ) -> Iterator[tuple[Any, ...]]:
+        yield from self.respond(str(event.value.get("text", "")), chat, turns, collection, conversation, request)
 
     def ask(
         self,

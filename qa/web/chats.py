@@ -47,20 +47,16 @@ class Chats:
             if self.may_see(request, item.collection)
         ]
 
-    def save_turn(
-        self, last: dict[str, Any] | None, key: str | None, collection: str | None, request: gr.Request
-    ) -> tuple[Any, Any]:
-        """Keep the answer just given in the user's conversation (started by its first question)."""
-        if not last:
-            return gr.skip(), gr.skip()
-        user, question = self.user_of(request), str(last.get("question", ""))
-        answer = Answer.from_json(last)
-        try:
-            if key is None:
-                key = self.store.start(user, collection or self.default_collection, question)
-            self.store.add(key, user, question, answer)
-        except QAError as exc:
-            raise gr.Error(str(exc)) from exc
+    def keep(
+        self, question: str, answer: Answer, key: str | None, collection: str | None, request: gr.Request | None
+    ) -> tuple[str, Any]:
+        """Keep the answer just given in the user's conversation `key` (a new one, titled by its
+        first question, when None): its id, and the sidebar's list updated to show it. Raises
+        QAError (a conversation deleted meanwhile)."""
+        user = self.user_of(request)
+        if key is None:
+            key = self.store.start(user, collection or self.default_collection, question)
+        self.store.add(key, user, question, answer)
         return key, gr.update(choices=self.conversation_choices(request), value=key)
 
     def resume(self, key: str | None, request: gr.Request) -> tuple[Any, ...]:

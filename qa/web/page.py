@@ -26,7 +26,6 @@ def build(settings: Settings, engine: Engine | None = None, watching: bool = Fal
         gr.Markdown("## Ask your documents")
         status = gr.Markdown(status_line(view, settings.backend) if shared else "", elem_id="status")
         turns = gr.State([])
-        last = gr.State(None)  # the answer just given, to be saved
         conversation = gr.State(None)  # the saved conversation's id
         with gr.Sidebar(label="Conversations", open=True):
             saved = gr.Radio(label="Conversations", choices=[], elem_id="conversations")
@@ -94,29 +93,32 @@ def build(settings: Settings, engine: Engine | None = None, watching: bool = Fal
             job = gr.Markdown(elem_id="job-status")
             documents = gr.HTML(documents_html(view), elem_id="documents")
 
-        chat_outputs = [chat, question, sources, turns, last]
+        chat_outputs = [chat, question, sources, turns, conversation, saved]
         ask_options = {"concurrency_limit": settings.answer_concurrency, "concurrency_id": "answers"}
-        asked = [question, chat, turns, collection]
-        keep = {"fn": app.chats.save_turn, "inputs": [last, conversation, collection], "outputs": [conversation, saved]}
-        question.submit(app.respond, asked, chat_outputs, api_visibility="private", **ask_options).then(
-            **keep, api_visibility="private"
-        )
-        send.click(app.respond, asked, chat_outputs, api_visibility="private", **ask_options).then(
-            **keep, api_visibility="private"
-        )
-        chat.example_select(
-            app.respond_example, [chat, turns, collection], chat_outputs, api_visibility="private", **ask_options
-        ).then(**keep, api_visibility="private")
+        asked = [question, chat, turns, collection, conversation]
+        # each answer is saved by its own event, in the conversation it was asked in
+        answering = [
+            question.submit(app.respond, asked, chat_outputs, api_visibility="private", **ask_options),
+            send.click(app.respond, asked, chat_outputs, api_visibility="private", **ask_options),
+            chat.example_select(
+                app.respond_example,
+                [chat, turns, collection, conversation],
+                chat_outputs,
+                api_visibility="private",
+                **ask_options,
+            ),
+        ]
+        # Leaving a conversation stops the answer being written into it: otherwise its last
+        # updates would bring the old conversation back into the chat (and its turn to the next).
+        switch = {"api_visibility": "private", "cancels": answering}
         fresh = [chat, question, sources, turns, conversation, saved]
-        new_chat.click(app.chats.new_conversation, None, fresh, api_visibility="private")
-        saved.input(
-            app.chats.resume, [saved], [chat, sources, turns, conversation, collection], api_visibility="private"
-        )
+        new_chat.click(app.chats.new_conversation, None, fresh, **switch)
+        saved.input(app.chats.resume, [saved], [chat, sources, turns, conversation, collection], **switch)
         rename_chat.click(app.chats.rename_conversation, [conversation, new_title], [saved], api_visibility="private")
-        delete_chat.click(app.chats.delete_conversation, [conversation], fresh, api_visibility="private")
+        delete_chat.click(app.chats.delete_conversation, [conversation], fresh, **switch)
         export_chat.click(app.chats.export_conversation, [conversation], [exported], api_visibility="private")
-        clear.click(app.chats.new_conversation, None, fresh, api_visibility="private")
-        chat.clear(app.chats.new_conversation, None, fresh, api_visibility="private")
+        clear.click(app.chats.new_conversation, None, fresh, **switch)
+        chat.clear(app.chats.new_conversation, None, fresh, **switch)
 
         refresh_outputs = [status, documents, to_remove, documents_tab]
         job_options = {"concurrency_limit": 1, "concurrency_id": "ingest", "api_visibility": "private"}
@@ -137,7 +139,7 @@ def build(settings: Settings, engine: Engine | None = None, watching: bool = Fal
             app.delete_collection, [collection, confirmed, with_documents], [job, collection], **job_options
         ).then(app.refresh, [collection], refresh_outputs, api_visibility="private")
         # another collection: another conversation, and its documents in the Documents tab
-        collection.input(app.chats.new_conversation, None, fresh, api_visibility="private")
+        collection.input(app.chats.new_conversation, None, fresh, **switch)
         collection.change(app.refresh, [collection], refresh_outputs, api_visibility="private")
         demo.load(app.picker, None, [collection], api_visibility="private").then(
             app.refresh, [collection], refresh_outputs, api_visibility="private"
