@@ -51,6 +51,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--index", required=True)
     parser.add_argument("--queries", default=str(ROOT.parent / "shared/eval/rtqa-dev/queries.jsonl"))
+    parser.add_argument("--answers", type=Path, help="also write each answer here, one JSON line (never committed)")
     parser.add_argument("overrides", nargs="*", help="setting=value")
     args = parser.parse_args()
     base = load_settings(index_dir=args.index)
@@ -60,6 +61,7 @@ def main() -> None:
     engine.answer("warm-up question")
     queries = [json.loads(line) for line in Path(args.queries).read_text(encoding="utf-8").splitlines() if line]
     scores = Scores()
+    answers = []
     for query in queries:
         as_of = parse_date(query.get("date"))
         started = time.perf_counter()
@@ -70,6 +72,9 @@ def main() -> None:
         context = " ".join(passage.text for passage in engine.retriever.search(query["query"], as_of=as_of).passages)
         doc_ids = [Path(passage.source).stem for passage in ranked]
         scores.add(query, doc_ids, context, answer.text, answer.not_found, latency, answer.short)
+        answers.append({"id": query["id"], "short": answer.short, "text": answer.text})
+    if args.answers is not None:
+        args.answers.write_text("".join(json.dumps(row) + "\n" for row in answers), encoding="utf-8")
     metrics = scores.metrics()
     row = {"overrides": chosen, **{key: metrics[key] for key in KEYS}, "cpu": cpu_model()}
     sys.stdout.write(json.dumps(row) + "\n")

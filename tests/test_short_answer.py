@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answering.short_answer import answer_spans, answering_sentence, asked_kind, short_answer
+from qa.answering.short_answer import Span, answer_spans, answering_sentence, asked_kind, short_answer
 
 
 @pytest.mark.parametrize(
@@ -24,6 +24,13 @@ from qa.answering.short_answer import answer_spans, answering_sentence, asked_ki
         ("True or false: the FTC fined a Utah company?", None),
         ("She appeared in all these films except:", None),
         ("Academics criticised the film for allegedly doing what?", None),
+        # "v." ends no sentence: the question is all of it
+        ("A survey asked about it. What percentage of adults disapprove of Roe v. Wade?", "number"),
+        ("When could vaccines be ready? How soon could they be available?", "date"),
+        # statements to complete
+        ("The Fed raised its rate. This was the highest hike since:", "date"),
+        ("She testified this week. She was a former special assistant to:", "name"),
+        ("Biden made a firm declaration about the pandemic. What did he say?", "quote"),
     ],
 )
 def test_what_a_question_asks_for(question: str, kind: str | None) -> None:
@@ -55,8 +62,10 @@ def test_what_a_question_asks_for(question: str, kind: str | None) -> None:
         # a capital that only opens the sentence names nothing: a plural, a function word, a weekday
         ("Which state flooded?", "Crews searched the hills of Virginia.", "Virginia"),
         ("Which state flooded?", "Under the bridge, rivers in Virginia rose.", "Virginia"),
-        ("Which team won?", "On Tuesday the Seattle Storm won.", "Seattle Storm"),
+        ("Which team won?", "On Tuesday the Seattle Storm won.", "the Seattle Storm"),
         ("Which city opened a camp?", "New York City opened a tent camp.", "New York City"),
+        ("Which airline left JFK?", "United Airlines said it would leave JFK.", "United Airlines"),
+        ("How many were arrested?", "Police arrested 60, 70 or more.", "60"),
         ("Which company cut prices?", "Apple cut its prices on Monday.", "Apple"),
         # several asked for: the list, not a single country named after it
         (
@@ -68,12 +77,12 @@ def test_what_a_question_asks_for(question: str, kind: str | None) -> None:
         (
             "Which country was shaken by an earthquake?",
             "Luzon, the main island of the Philippines, shook.",
-            "Philippines",
+            "the Philippines",
         ),
         (
             "Which country will Liz Truss lead?",
             "The British elected Truss to lead the United Kingdom.",
-            "United Kingdom",
+            "the United Kingdom",
         ),
     ],
 )
@@ -81,6 +90,30 @@ def test_the_short_answer_is_the_sentences_own_span(question: str, sentence: str
     span = short_answer(question, sentence)
     assert span is not None and span.text == short
     assert sentence[span.start : span.end] == short
+
+
+def test_the_answer_of_the_asked_sort_wins_over_the_first() -> None:
+    show = "Netflix announced that the South Korean show “Squid Game” is coming back."
+    found = short_answer("Which wildly popular show was green lit for a new season?", show)
+    assert found == Span(show.index("“"), show.index("”") + 1, "“Squid Game”")
+    jersey = "The jersey he wore in 1998 is expected to fetch $5 million at auction."
+    assert (found := short_answer("How much do experts expect the jersey will fetch?", jersey)) is not None
+    assert found.text == "$5 million"
+    prison = "Maxwell, 60, is serving 20 years in prison."
+    assert (found := short_answer("How long is she facing in prison?", prison)) is not None
+    assert found.text == "20 years"
+    hike = "The Fed on Wednesday made its biggest hike since 1994."
+    assert (found := short_answer("This was the highest hike since:", hike)) is not None
+    assert found.text == "1994"
+    pay = "The law sets a starting pay of $22 an hour."
+    assert (found := short_answer("It sets a starting pay of how much?", pay)) is not None
+    assert found.text == "$22 an hour"
+    # the asked noun, not its modifier, makes a name the answer: "football" names no team
+    team = "The Walton family bought the Denver Broncos on Tuesday, the National Football League said."
+    assert (found := short_answer("Which football team did the Walton family buy?", team)) is not None
+    assert found.text == "the Denver Broncos"
+    said = 'Biden told "60 Minutes" on Sunday: "The pandemic is over."'
+    assert [span.text for span in answer_spans("What did he say?", said)] == ['"60 Minutes"', '"The pandemic is over."']
 
 
 def test_what_the_question_already_says_is_no_answer() -> None:

@@ -8,6 +8,11 @@ asked for ("which country" -> "Philippines", not "Luzon") comes first, then one 
 ("which banks" -> "Bank of China"). The span is the sentence's own characters, so the short
 answer is as checked as the sentence it comes from.
 
+A title asked for ("which show") prefers words in quotation marks ("“Squid Game”"), a number
+the kind asked for (money for "how much does it cost", a time for "how long", the counted noun
+for "how many people"), a date a year where one is asked ("since:"); a statement to complete
+("... special assistant to:") asks for a name, "what did he say?" for a quotation.
+
 Questions that ask for a judgement ("true or false", "all of these except") or a description
 ("what did ... do?") have no span: `short` is None for them. Measured on rtqa-dev in
 benchmarks/README.md ("Answers first").
@@ -22,7 +27,7 @@ from typing import Literal
 
 from ..text.lexicon import lexicon
 
-Kind = Literal["name", "number", "date"]
+Kind = Literal["name", "number", "date", "quote"]
 
 # A model's first line longer than this is not a short answer.
 SHORT_WORDS = 12
@@ -72,7 +77,10 @@ _CONTRACTIONS = frozenset("they're we're you're i'm he's she's it's that's there
 _NAME_OPENERS = frozenset("new first last next".split())
 
 _ASKS_JUDGEMENT = re.compile(r"\b(true or false|except|all of these|none of these)\b", re.IGNORECASE)
-_ASKS_DATE = re.compile(r"\b(when|what (year|day|month|date)|which (year|day|month|date))\b", re.IGNORECASE)
+_ASKS_DATE = re.compile(
+    r"\b(when|how soon|what (year|day|month|date)|which (year|day|month|date))\b|\b(since|until|in|on):\s*$",
+    re.IGNORECASE,
+)
 _ASKS_NUMBER = re.compile(
     r"\b(how (many|much|long|old|far|often|large|big|high|tall|fast)"
     r"|(what|which) (\w+ )?(percent|percentage|share|number|amount|age|proportion|price|rate|fee|sum|figure)"
@@ -85,9 +93,26 @@ _ASKS_NAME = re.compile(
     r"organi[sz]ation|party|agency|place|nation|island|river|band|song|album|book|sport|league|airline|network|"
     r"platform|website|university|school|event|award|word|park|region|continent|county|province|disease|virus|"
     r"holiday|genre|player|singer|actor|artist|author|is it called|is the name)\b"
-    r"|\b(titled|called|named)\?",
+    r"|\b(titled|called|named)\?"
+    # a statement to complete: "... was a former special assistant to:", "... previously held by:"
+    r"|\b(to|by|from|for|of|with|as|at|is|was|were|are|became|becomes|against|than|named|called):\s*$",
     re.IGNORECASE,
 )
+_ASKS_QUOTE = re.compile(
+    r"\bwhat (did|does|do|was|is|were) (\w+ ){0,4}"
+    r"(say|said|tweet|write|post|call|declare|announce|read|written|printed)\b",
+    re.IGNORECASE,
+)
+# Words in quotation marks: a title ("Squid Game") or what was said. Up to 12 words, opening with
+# a capital or a digit.
+_QUOTED = re.compile(r"[“\"]([A-Z0-9][^“”\"]{0,80}?)[”\"]")
+# What a question asks for that is a work known by its title.
+_WORKS = frozenset(
+    "show series movie film album song book title play musical novel single record documentary podcast episode "
+    "game slogan phrase sitcom drama".split()
+)
+_ASKS_TITLE = re.compile(r"\b(titled|called|named)\b", re.IGNORECASE)
+
 # Where one sentence of a question ends and the next starts (not inside "2.9 million" or "U.S.").
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?])[\"'”’)]*\s+(?=[\"“‘'(]?[A-Z0-9])")
 _WORDS = re.compile(r"\w+")
@@ -97,9 +122,26 @@ def _plain(text: str) -> str:
     return " " + " ".join(_WORDS.findall(text.lower())) + " "
 
 
+# Words before a period that end no sentence ("Roe v. Wade", "Gov. Newsom", "U.S. Senate").
+_ABBREVIATION = re.compile(
+    r"(?:\b[A-Za-z]|\b(?:v|vs|Mr|Mrs|Ms|Dr|Gov|Sen|Rep|St|Jr|Sr|Gen|Lt|Col|Sgt|Prof|No|Inc|Corp|Co|Jan|Feb|"
+    r"Aug|Sept|Oct|Nov|Dec))\.[\"'”’)]*$"
+)
+
+
+def _question_sentences(question: str) -> list[str]:
+    parts: list[str] = []
+    for part in _SENTENCE_BREAK.split(question):
+        if parts and _ABBREVIATION.search(parts[-1]):
+            parts[-1] += " " + part
+        else:
+            parts.append(part)
+    return parts
+
+
 def _asked_part(question: str) -> str:
     """The part of a question that ends in "?" (quiz questions open with context)."""
-    asked = [part for part in _SENTENCE_BREAK.split(question) if "?" in part]
+    asked = [part for part in _question_sentences(question) if "?" in part]
     return asked[-1] if asked else question
 
 
@@ -114,6 +156,8 @@ def asked_kind(question: str) -> Kind | None:
         return "number"
     if _ASKS_NAME.search(part):
         return "name"
+    if _ASKS_QUOTE.search(part):
+        return "quote"
     return None
 
 
@@ -151,7 +195,13 @@ def _name_spans(sentence: str) -> list[Span]:
                 break
             words = words[1:]
         opener = len(words) > 1 and words[0].lower() in _NAME_OPENERS
-        if words and not opener and _opens_sentence(sentence, match.start()) and _is_common_word(words[0]):
+        if (
+            words
+            and not opener
+            and _opens_sentence(sentence, match.start())
+            and (len(words) == 1 or _is_function_word(words[0]))
+            and _is_common_word(words[0])
+        ):
             words = words[1:]  # "Crews searched ...": capitalised only because it opens the sentence
         while words and words[-1].lower().strip(".,") in _NOT_NAMES:
             words = words[:-1]
@@ -166,6 +216,12 @@ def _name_spans(sentence: str) -> list[Span]:
 
 def _opens_sentence(sentence: str, start: int) -> bool:
     return not sentence[:start].strip(" \"“‘'(")
+
+
+def _is_function_word(word: str) -> bool:
+    """ "Under", "They're": never part of a name. ("United Airlines" keeps its adjective.)"""
+    plain = word.lower().strip(".,’'")
+    return re.split(r"[’']", plain)[0] in _NOT_NAMES or plain in _CONTRACTIONS
 
 
 def _is_common_word(word: str) -> bool:
@@ -191,21 +247,48 @@ def _pattern_spans(sentence: str, patterns: tuple[re.Pattern[str], ...]) -> list
     found = []
     for pattern in patterns:
         for match in pattern.finditer(sentence):
-            text = match.group(0).strip()
+            text = match.group(0).strip().rstrip(",")  # "60, 70": the list's comma is not the number's
             if text:
                 start = sentence.find(text, match.start())
                 found.append(Span(start, start + len(text), text))
     return sorted(found, key=lambda span: span.start)
 
 
+_RATE = re.compile(r"\s(?:an?|per|each)\s[a-z]{3,}\b")  # "$22 an hour", "$8 per month"
+
+
 def _with_unit(sentence: str, span: Span) -> Span:
-    match = _UNIT.match(sentence, span.end)
-    if match is None or span.text.endswith("%") or match.group(1) in _NOT_UNITS:
-        return span
-    word = match.group(1)
-    if word.endswith(("ed", "ing", "ly")):
-        return span
-    return Span(span.start, match.end(), sentence[span.start : match.end()])
+    end = span.end
+    match = _UNIT.match(sentence, end)
+    if (
+        match is not None
+        and not span.text.endswith("%")
+        and match.group(1) not in _NOT_UNITS
+        and not match.group(1).endswith(("ed", "ing", "ly"))
+    ):
+        end = match.end()
+    rate = _RATE.match(sentence, end)
+    if rate is not None:
+        end = rate.end()
+    return Span(span.start, end, sentence[span.start : end])
+
+
+def _quoted_spans(sentence: str) -> list[Span]:
+    """Words in quotation marks, the marks included (“Squid Game”)."""
+    return [
+        Span(match.start(), match.end(), match.group(0))
+        for match in _QUOTED.finditer(sentence)
+        if len(match.group(1).split()) <= 12
+    ]
+
+
+def _with_article(sentence: str, span: Span) -> Span:
+    """A name the sentence writes with its article keeps it ("the Tony Awards", "the Denver
+    Broncos"): quiz answers often include it."""
+    before = sentence[max(0, span.start - 4) : span.start]
+    if before.lower() == "the " and (span.start == 4 or not sentence[span.start - 5].isalnum()):
+        return Span(span.start - 4, span.end, sentence[span.start - 4 : span.end])
+    return span
 
 
 def answer_spans(question: str, sentence: str, kind: Kind | None = None) -> list[Span]:
@@ -216,25 +299,32 @@ def answer_spans(question: str, sentence: str, kind: Kind | None = None) -> list
         return []
     if kind == "name":
         spans = _name_spans(sentence)
+        if _asks_for_title(question):
+            quoted = _quoted_spans(sentence)
+            spans = quoted + [span for span in spans if not any(_overlap(span, other) for other in quoted)]
+    elif kind == "quote":
+        spans = _quoted_spans(sentence)
     elif kind == "date":
         spans = _pattern_spans(sentence, (_DATE, _NUMBER))
     else:
         spans = [_with_unit(sentence, span) for span in _pattern_spans(sentence, (_NUMBER,))]
     said = _plain(question)
-    return [span for span in spans if _plain(span.text).strip() and _plain(span.text) not in said]
+    kept = [span for span in spans if _plain(span.text).strip() and _plain(span.text) not in said]
+    return [_with_article(sentence, span) if kind == "name" else span for span in kept]
+
+
+def _overlap(a: Span, b: Span) -> bool:
+    return a.start < b.end and b.start < a.end
+
+
+def _asks_for_title(question: str) -> bool:
+    """ "Which show ...", "what is it titled?": the answer is a title, often in quotation marks."""
+    phrase = _asked_phrase(question)
+    return bool(phrase and phrase[-1].rstrip("s") in _WORKS) or bool(_ASKS_TITLE.search(_asked_part(question)))
 
 
 def _stems(text: str) -> set[str]:
     return {word[:-1] if word.endswith("s") and len(word) > 3 else word for word in _WORDS.findall(text.lower())}
-
-
-_ASKED_NOUN = re.compile(r"\b(?:which|what|whose)\s+((?:[\w-]+\s+){0,2}[\w-]+)", re.IGNORECASE)
-
-
-def _wanted(question: str) -> set[str]:
-    """The words of what is asked for: "which two Chinese banks" -> two, chinese, bank."""
-    match = _ASKED_NOUN.search(_asked_part(question))
-    return _stems(match.group(1)) - _NOT_NAMES if match else set()
 
 
 _AUXILIARIES = frozenset(
@@ -289,20 +379,73 @@ def _is_asked_thing(span: Span, nouns: set[str]) -> bool:
     return False
 
 
+_MONEY = re.compile(r"^[$£€¥]|\b(dollars?|euros?|pounds?|yuan|yen|rupees?|cents?|bn)\b", re.IGNORECASE)
+_ASKS_MONEY = re.compile(
+    r"\bhow much\b.*\b(cost|costs|pay|paid|spend|spent|raise|raised|fetch|sell|sold|worth|charge|earn|earned|"
+    r"fine|fined|owe|budget|fund|loan|forgiveness|salary|wage|bid|offer|receive|get|price)"
+    r"|\b(price|cost|fee|sum|salary|wage)\b",
+    re.IGNORECASE,
+)
+_TIME_UNITS = frozenset("second minute hour day week month year decade".split())
+_YEAR = re.compile(r"\b(?:1[5-9]|20)\d\d\b")
+_HOW_MANY = re.compile(r"\bhow many ([\w-]+)", re.IGNORECASE)
+
+
+def _number_rank(question: str) -> Callable[[Span], int]:
+    """0 for a number of what is asked for: money for "how much does it cost" ("$5 million"), a
+    time for "how long" ("20 years"), the counted noun for "how many people" ("1,000 people"); 3
+    for a bare year, which counts nothing; 2 for any other."""
+    part = _asked_part(question)
+    money = bool(_ASKS_MONEY.search(part))
+    how_long = bool(re.search(r"\bhow long\b", part, re.IGNORECASE))
+    counted = _HOW_MANY.search(part)
+    counted_stems = _stems(counted.group(1)) if counted else set()
+
+    def rank(span: Span) -> int:
+        words = _stems(span.text)
+        if money and _MONEY.search(span.text) or how_long and words & _TIME_UNITS or words & counted_stems:
+            return 0
+        return 3 if _YEAR.fullmatch(span.text) else 2
+
+    return rank
+
+
+def _date_rank(question: str) -> Callable[[Span], int]:
+    """0 for a year where one is asked for ("what year", "since:"), 1 for a date, 2 for a weekday
+    or a bare number."""
+    wants_year = bool(re.search(r"\byear\b|\bsince:\s*$", _asked_part(question), re.IGNORECASE))
+
+    def rank(span: Span) -> int:
+        if _YEAR.search(span.text):
+            return 0 if wants_year or _YEAR.fullmatch(span.text) is None else 1
+        return 1 if re.search(r"\d", span.text) and re.search(r"[A-Za-z]", span.text) else 2
+
+    return rank
+
+
 def _rank(question: str) -> Callable[[Span], int]:
-    """0 for a span WordNet files under the asked noun (a list of them when the question asks for
-    several), 1 for a single one where several were asked for, 2 for one that names the noun
-    ("Bank of China" for "which banks"), 3 for any other."""
+    """For a name: 0 for a span WordNet files under the asked noun (a list of them when the
+    question asks for several) or a quoted title where a title is asked for, 1 for a single one
+    where several were asked for, 2 for one that names the noun ("Bank of China" for "which
+    banks"), 3 for any other. Numbers and dates: `_number_rank`, `_date_rank`."""
+    kind = asked_kind(question)
+    if kind == "number":
+        return _number_rank(question)
+    if kind == "date":
+        return _date_rank(question)
     phrase = _asked_phrase(question)
     nouns = _asked_noun(phrase)
     plural = _asks_for_several(phrase)
-    wanted = _wanted(question)
+    heads = {noun.rstrip("s") for noun in nouns}  # the asked noun, not its modifiers ("football team")
+    title = _asks_for_title(question)
 
     def rank(span: Span) -> int:
         several = bool(_LIST_SPLIT.search(span.text))
+        if title and span.text[:1] in '“"':
+            return 0
         if _is_asked_thing(span, nouns):
             return 0 if several or not plural else 1
-        return 2 if _stems(span.text) & wanted else 3
+        return 2 if _stems(span.text) & heads else 3
 
     return rank
 
