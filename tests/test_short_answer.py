@@ -66,6 +66,9 @@ def test_what_a_question_asks_for(question: str, kind: str | None) -> None:
         ("Which city opened a camp?", "New York City opened a tent camp.", "New York City"),
         ("Which airline left JFK?", "United Airlines said it would leave JFK.", "United Airlines"),
         ("How many were arrested?", "Police arrested 60, 70 or more.", "60"),
+        # a caption's or a dateline's label is no answer
+        ("Who did Putin meet?", "Pictured: Chinese President Xi Jinping meets Putin.", "Chinese President Xi Jinping"),
+        ("Whose seat is she filling?", "WASHINGTON (AP) — She takes the seat of Stephen Breyer.", "Stephen Breyer"),
         ("Which company cut prices?", "Apple cut its prices on Monday.", "Apple"),
         # several asked for: the list, not a single country named after it
         (

@@ -209,9 +209,20 @@ def _name_spans(sentence: str) -> list[Span]:
             continue
         text = " ".join(words).rstrip(".,’'")
         start = sentence.find(text, match.start())
-        if text and start >= 0:
+        if text and start >= 0 and not _is_label(sentence, start, start + len(text)):
             found.append(Span(start, start + len(text), text))
     return _joined(sentence, found)
+
+
+_LABEL_END = re.compile(r"\s*(?::|\([A-Z]+\)\s*[—–-]|[—–]|--)")
+
+
+def _is_label(sentence: str, start: int, end: int) -> bool:
+    """A caption's or dateline's label opening the sentence ("Pictured:", "WASHINGTON (AP) —"),
+    not a name it tells of."""
+    return _opens_sentence(sentence, start) and (
+        bool(_LABEL_END.match(sentence, end)) and (sentence[start:end].isupper() or ":" in sentence[end : end + 2])
+    )
 
 
 def _opens_sentence(sentence: str, start: int) -> bool:
