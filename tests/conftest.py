@@ -72,12 +72,62 @@ def offline_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OfflineRun
         run.stop()
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def slow_runs_start_first(request: pytest.FixtureRequest) -> None:
-    """Runs that take long but use one core start with the session, in the background, if a
-    selected test will want them: on 2 cores they then overlap the tests before theirs."""
-    if any("offline_run" in getattr(item, "fixturenames", ()) for item in request.session.items):
+    """Runs that take long but use one core start early, in the background, if a selected test
+    will want them, so that they overlap the tests before theirs: in one process, with the
+    session (its first module); under xdist, where each worker collects every test but runs only
+    the files it is given, with the first test of the file that wants them, on its worker alone."""
+    distributed = "PYTEST_XDIST_WORKER" in os.environ
+    mine = [
+        item for item in request.session.items if not distributed or getattr(item, "module", None) is request.module
+    ]
+    if any("offline_run" in getattr(item, "fixturenames", ()) for item in mine):
         request.getfixturevalue("offline_run")
+
+
+#: Test files, longest first (seconds each in one process, from `--durations=0`, 2 cores,
+#: 2026-12-03): pytest.ini runs the suite on two xdist workers that take whole files in this order
+#: (`--dist loadfile --no-loadscope-reorder`), so the long files start first, the short ones fill
+#: the end, and both workers finish together. test_offline.py's own tests take a second, but its
+#: sandboxed run (about 40 s on one core) starts with the file, in the background, so it goes
+#: first, beside the browser tests. Files not listed follow, in collection order.
+SLOW_MODULES_FIRST = (
+    "test_app_browser.py",  # 202 s: six apps, each started in its own process, and Chromium
+    "test_offline.py",
+    "test_answering.py",  # 67 s
+    "test_load.py",  # 67 s
+    "test_disk.py",  # 55 s
+    "test_local_backend.py",  # 51 s
+    "test_crash.py",  # 34 s
+    "test_access_browser.py",  # 24 s
+    "test_fuzz.py",  # 24 s
+    "test_cli.py",  # 24 s
+    "test_mcp.py",  # 23 s
+    "test_access.py",  # 18 s
+    "test_api.py",  # 17 s
+    "test_evaluate.py",  # 15 s
+    "test_backends.py",  # 12 s
+    "test_remote_embeddings.py",  # 11 s
+    "test_rebuild.py",  # 10 s
+    "test_jobs.py",  # 9 s
+    "test_concurrency.py",  # 9 s
+    "test_server_mode.py",  # 9 s
+    "test_check.py",  # 9 s
+    "test_sentence_vectors.py",  # 8 s
+    "test_collections.py",  # 8 s
+    "test_lexicon.py",  # 8 s
+    "test_watch.py",  # 7 s
+    "test_architecture.py",  # 6 s
+    "test_llm_server.py",  # 6 s
+    "test_formats.py",  # 5 s
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The test files in SLOW_MODULES_FIRST's order (a stable sort: each file's tests keep theirs)."""
+    rank = {name: number for number, name in enumerate(SLOW_MODULES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
 
 
 def hash_model_env() -> dict[str, str]:

@@ -17,6 +17,7 @@ Usage::
         ChatOpenAI(base_url=server.openai_base_url, ...)
         ChatOllama(base_url=server.url, ...)
         server.chat_requests                         # what the client sent, attempt count
+        server.stalls_completed                      # stalls ("slow" modes) that ran their course
 
 Streaming bodies use ``Transfer-Encoding: chunked`` like the real services, so an abrupt
 close (``cut_stream``) is a transport error for the client, while ``truncated_stream``
@@ -138,9 +139,10 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.owner
 
     def _wait(self, seconds: float) -> None:
-        """Sleep that ``LLMServer.close()`` interrupts."""
+        """Sleep that ``LLMServer.close()`` interrupts; one that runs its course is counted."""
         if self.owner._stop.wait(seconds):
             raise _Aborted
+        self.owner._stall_completed()
 
     def _send_json(self, status: int, body: Any) -> None:
         self._send_bytes(status, json.dumps(body).encode(), "application/json")
@@ -494,6 +496,7 @@ class LLMServer:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._requests: list[dict[str, Any]] = []
+        self._stalls_completed = 0
         self._httpd = _HTTPServer(self)
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -542,7 +545,8 @@ class LLMServer:
     def requests(self) -> list[dict[str, Any]]:
         """A snapshot of every request in arrival order.
 
-        Each is {"path", "headers" (names lower-cased), "json" (parsed body or None)}.
+        Each is {"path", "headers" (names lower-cased), "json" (parsed body or None),
+        "received_s" (``time.monotonic()`` once the whole request was read)}.
         """
         with self._lock:
             return list(self._requests)
@@ -556,9 +560,20 @@ class LLMServer:
         with self._lock:
             self._requests.clear()
 
+    @property
+    def stalls_completed(self) -> int:
+        """How many stalls (``delay_s`` of "slow" / "slow_stream") ran their whole length: a
+        client that gives up at its timeout leaves the server's stall unfinished."""
+        with self._lock:
+            return self._stalls_completed
+
     def _record(self, path: str, headers: dict[str, str], body: dict[str, Any] | None) -> None:
         with self._lock:
-            self._requests.append({"path": path, "headers": headers, "json": body})
+            self._requests.append({"path": path, "headers": headers, "json": body, "received_s": time.monotonic()})
+
+    def _stall_completed(self) -> None:
+        with self._lock:
+            self._stalls_completed += 1
 
     def _reply_for(self, body: dict[str, Any]) -> str:
         reply = self.reply

@@ -25,6 +25,11 @@ from .doubles import HASH_MIN_COVERAGE, HASH_MIN_RELEVANCE, HASH_MODEL_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 STARTUP_DEADLINE_S = 180
+#: A session's wait for any one HTTP exchange with the app (connect, config, queue join, each read
+#: of the event stream; the stream carries a heartbeat every 15 s). httpx's default, 5 s, is what
+#: a page load takes on 2 busy cores when 20 sessions connect at once beside an ingest and, in the
+#: test suite, the other worker's tests: a ReadTimeout there is the load driver's, not the app's.
+CLIENT_TIMEOUT_S = 60.0
 
 _no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -158,6 +163,13 @@ class LoadResult:
         }
 
 
+def session_client(url: str, auth: tuple[str, str] | None = None) -> Any:
+    """A gradio_client Client for one chat session, with CLIENT_TIMEOUT_S on every exchange."""
+    from gradio_client import Client
+
+    return Client(url, auth=auth, verbose=False, httpx_kwargs={"timeout": CLIENT_TIMEOUT_S})
+
+
 def check_answer(result: Any) -> str | None:
     """Why an /ask result is not a valid answer (None when it is)."""
     if not isinstance(result, dict) or not isinstance(result.get("text"), str) or not result["text"].strip():
@@ -182,8 +194,6 @@ def drive(
     """Run `sessions` chat sessions against /ask until `seconds` pass or each has asked
     `max_per_session` questions; every `follow_up_every`-th question is a follow-up that sends
     the session's previous turn as history."""
-    from gradio_client import Client
-
     result = LoadResult(sessions=sessions)
     lock = threading.Lock()
     stop = threading.Event()
@@ -196,7 +206,7 @@ def drive(
 
     def session(number: int, deadline: float) -> None:
         try:
-            client = Client(url, auth=auth, verbose=False)
+            client = session_client(url, auth)
         except Exception as exc:  # the load test counts every failure, whatever its type
             with lock:
                 result.errors.append(f"session {number} could not connect: {type(exc).__name__}: {exc}")

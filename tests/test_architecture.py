@@ -6,6 +6,7 @@ size one job needs."""
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ SHARED = {"qa.config", "qa.errors", "qa.types", "qa.embeddings"}
 MAX_LINES = 400
 
 
+@cache  # the tree is read once per process; every test asks for it
 def modules() -> dict[str, Path]:
     found = {}
     for path in sorted(PACKAGE.rglob("*.py")):
@@ -24,11 +26,16 @@ def modules() -> dict[str, Path]:
     return found
 
 
+@cache  # each file parsed once per process, however many rules read it
+def parsed(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
 def imported(name: str, path: Path) -> set[str]:
     """The project modules `name` imports (relative imports resolved), at any depth of the file."""
     package = name if path.name == "__init__.py" else name.rsplit(".", 1)[0]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    for node in ast.walk(parsed(path)):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names if alias.name.split(".")[0] == "qa")
         elif isinstance(node, ast.ImportFrom):
@@ -67,8 +74,9 @@ ALLOWED = {
 }
 
 
-def edges() -> list[tuple[str, str]]:
-    return [(name, target) for name, path in modules().items() for target in sorted(imported(name, path))]
+@cache  # the import graph is built once per process, not once per rule
+def edges() -> tuple[tuple[str, str], ...]:
+    return tuple((name, target) for name, path in modules().items() for target in sorted(imported(name, path)))
 
 
 def test_the_layers_import_downward_only() -> None:
@@ -115,7 +123,7 @@ def test_every_error_class_lives_in_errors() -> None:
     for name, path in modules().items():
         if name == "qa.errors":
             continue
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        for node in ast.walk(parsed(path)):
             if isinstance(node, ast.ClassDef) and any(
                 isinstance(base, ast.Name) and base.id.endswith(("Error", "Rejected", "Busy", "Missing", "Mismatch"))
                 for base in node.bases

@@ -328,7 +328,7 @@ def test_stream_failures(make_backend: MakeBackend, server: LLMServer, backend: 
     with pytest.raises(BackendError) as raised:
         for delta in model.stream(request()):
             deltas.append(delta)
-    elapsed = time.monotonic() - started
+    failed = time.monotonic()
     message = str(raised.value)
     assert message.startswith(f"{backend}: ")
     for words in STREAM_FAILURES[mode]:
@@ -339,8 +339,19 @@ def test_stream_failures(make_backend: MakeBackend, server: LLMServer, backend: 
         assert raised.value.__cause__ is not None  # the client's exception is chained
     if mode in PARTIAL_TEXT_MODES:  # text can arrive before the failure: callers must discard it
         assert "".join(deltas) == "".join(split_reply(REPLY)[: server.cut_after])
-    assert elapsed < TIMEOUT_S + 2
-    assert len(server.chat_requests) == 1  # no retries
+    assert_failed_fast(server, started, failed)
+
+
+def assert_failed_fast(server: LLMServer, started: float, failed: float) -> None:
+    """The call failed after a single request, at the client's timeout at the latest: it never
+    waited out the server's 30 s stall (the server's own record), and from the moment the request
+    reached the server it took no longer than the timeout and a margin. Timed from the request's
+    arrival, not the call's start: building the prompt and the HTTP client before it is CPU work,
+    which a busy machine (the other test worker, an app, a browser) stretches by seconds."""
+    (sent,) = server.chat_requests  # no retries
+    assert server.stalls_completed == 0  # the client gave up while the server still stalled
+    assert failed - started < server.delay_s
+    assert failed - sent["received_s"] < TIMEOUT_S + 2
 
 
 CONDENSE_FAILURES = {
@@ -362,11 +373,11 @@ def test_condense_failures(make_backend: MakeBackend, server: LLMServer, backend
     started = time.monotonic()
     with pytest.raises(BackendError) as raised:
         model.condense("And when?", HISTORY)
+    failed = time.monotonic()
     assert str(raised.value).startswith(f"{backend}: ")
     assert CONDENSE_FAILURES[mode] in str(raised.value)
     assert raised.value.__cause__ is not None
-    assert time.monotonic() - started < TIMEOUT_S + 2
-    assert len(server.chat_requests) == 1
+    assert_failed_fast(server, started, failed)
 
 
 def free_port() -> int:

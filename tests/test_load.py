@@ -18,7 +18,7 @@ import pytest
 from .conftest import ROOT, SEED_FILE, write_articles
 from .doubles import HashEmbeddings
 from .llm_server import LLMServer
-from .load import AppProcess, app_process, drive, quote_first_passage
+from .load import AppProcess, app_process, drive, quote_first_passage, session_client
 
 # The outcomes here do not depend on the model: the hash double embeds, here and in every child.
 pytestmark = pytest.mark.usefixtures("hash_model_children")
@@ -80,9 +80,7 @@ def test_twenty_sessions_during_an_ingest(tmp_path: Path, seed_app: AppProcess) 
     after = drive(seed_app.url, seed_app.pid, ["What did the orchard council of town 3 agree?"], 1, 60, 1)
     assert after.errors == [] and after.not_found == 0
     # the symlink out of the documents folder was never followed
-    from gradio_client import Client
-
-    client = Client(seed_app.url, verbose=False)
+    client = session_client(seed_app.url)
     vault = client.predict("What is the vault code and the launch word?", [], api_name="/ask")
     client.close()
     assert "heliotrope" not in vault["text"] and "7731" not in vault["text"]
