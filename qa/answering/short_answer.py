@@ -422,8 +422,8 @@ def _number_rank(question: str) -> Callable[[Span], int]:
 
 
 def _date_rank(question: str) -> Callable[[Span], int]:
-    """0 for a year where one is asked for ("what year", "since:"), 1 for a date, 2 for a weekday
-    or a bare number."""
+    """0 for a date with its year ("June 27, 2022"), or a bare year where one is asked for ("what
+    year", "since:"); 1 for another date or a bare year; 2 for a weekday or a bare number."""
     wants_year = bool(re.search(r"\byear\b|\bsince:\s*$", _asked_part(question), re.IGNORECASE))
 
     def rank(span: Span) -> int:
