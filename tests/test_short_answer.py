@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answering.short_answer import Span, answer_spans, answering_sentence, asked_kind, short_answer
+from qa.answering.short_answer import answer_spans, answering_sentence, asked_kind, short_answer
 
 
 @pytest.mark.parametrize(
@@ -95,26 +95,36 @@ def test_the_short_answer_is_the_sentences_own_span(question: str, sentence: str
     assert sentence[span.start : span.end] == short
 
 
-def test_the_answer_of_the_asked_sort_wins_over_the_first() -> None:
-    show = "Netflix announced that the South Korean show “Squid Game” is coming back."
-    found = short_answer("Which wildly popular show was green lit for a new season?", show)
-    assert found == Span(show.index("“"), show.index("”") + 1, "“Squid Game”")
-    jersey = "The jersey he wore in 1998 is expected to fetch $5 million at auction."
-    assert (found := short_answer("How much do experts expect the jersey will fetch?", jersey)) is not None
-    assert found.text == "$5 million"
-    prison = "Maxwell, 60, is serving 20 years in prison."
-    assert (found := short_answer("How long is she facing in prison?", prison)) is not None
-    assert found.text == "20 years"
-    hike = "The Fed on Wednesday made its biggest hike since 1994."
-    assert (found := short_answer("This was the highest hike since:", hike)) is not None
-    assert found.text == "1994"
-    pay = "The law sets a starting pay of $22 an hour."
-    assert (found := short_answer("It sets a starting pay of how much?", pay)) is not None
-    assert found.text == "$22 an hour"
-    # the asked noun, not its modifier, makes a name the answer: "football" names no team
-    team = "The Walton family bought the Denver Broncos on Tuesday, the National Football League said."
-    assert (found := short_answer("Which football team did the Walton family buy?", team)) is not None
-    assert found.text == "the Denver Broncos"
+@pytest.mark.parametrize(
+    ("question", "sentence", "short"),
+    [
+        (
+            "Which wildly popular show was green lit for a new season?",
+            "Netflix announced that the South Korean show “Squid Game” is coming back.",
+            "“Squid Game”",
+        ),
+        (
+            "How much do experts expect the jersey will fetch?",
+            "The jersey he wore in 1998 is expected to fetch $5 million at auction.",
+            "$5 million",
+        ),
+        ("How long is she facing in prison?", "Maxwell, 60, is serving 20 years in prison.", "20 years"),
+        ("This was the highest hike since:", "The Fed on Wednesday made its biggest hike since 1994.", "1994"),
+        ("It sets a starting pay of how much?", "The law sets a starting pay of $22 an hour.", "$22 an hour"),
+        # the asked noun, not its modifier, makes a name the answer: "football" names no team
+        (
+            "Which football team did the Walton family buy?",
+            "The Walton family bought the Denver Broncos on Tuesday, the National Football League said.",
+            "the Denver Broncos",
+        ),
+    ],
+)
+def test_the_answer_of_the_asked_sort_wins_over_the_first(question: str, sentence: str, short: str) -> None:
+    found = short_answer(question, sentence)
+    assert found is not None and found.text == short and sentence[found.start : found.end] == short
+
+
+def test_what_was_said_is_a_quotation() -> None:
     said = 'Biden told "60 Minutes" on Sunday: "The pandemic is over."'
     assert [span.text for span in answer_spans("What did he say?", said)] == ['"60 Minutes"', '"The pandemic is over."']
 
