@@ -100,10 +100,11 @@ def name_spans(sentence: str) -> list[Span]:
             words
             and not opener
             and _opens_sentence(sentence, match.start())
-            and (len(words) == 1 or _is_function_word(words[0]))
-            and _is_common_word(words[0])
+            and (_is_common_word(words[0]) if len(words) == 1 else _is_function_word(words[0]))
         ):
-            words = words[1:]  # "Crews searched ...": capitalised only because it opens the sentence
+            # "Crews searched ...": capitalised only because it opens the sentence ("United
+            # Airlines" keeps its first word: only a function word leaves a longer name)
+            words = words[1:]
         while words and words[-1].lower().strip(".,") in NOT_NAMES:
             words = words[:-1]
         if not words:
@@ -141,10 +142,9 @@ def _is_common_word(word: str) -> bool:
     "They're"), an inflected form ("Crews", "Demonstrators") or an adjective or adverb WordNet
     knows ("High"), unless WordNet knows it as a name. A noun as written ("Apple", "Twitter")
     may be a name and stays."""
-    plain = word.lower().strip(".,’'")
-    head = re.split(r"[’']", plain)[0]
-    if head in NOT_NAMES or plain in _CONTRACTIONS:
+    if _is_function_word(word):
         return True
+    plain = word.lower().strip(".,’'")
     if not plain.isalpha():
         return False
     found = lexicon()
