@@ -46,11 +46,11 @@ SHORT_WORDS = 12
 
 
 _ASKS_JUDGEMENT = re.compile(r"\b(true or false|except|all of these|none of these)\b", re.IGNORECASE)
-_ASKSDATE = re.compile(
+_ASKS_DATE = re.compile(
     r"\b(when|how soon|what (year|day|month|date)|which (year|day|month|date))\b|\b(since|until|in|on):\s*$",
     re.IGNORECASE,
 )
-_ASKSNUMBER = re.compile(
+_ASKS_NUMBER = re.compile(
     r"\b(how (many|much|long|old|far|often|large|big|high|tall|fast)"
     r"|(what|which) (\w+ )?(percent|percentage|share|number|amount|age|proportion|price|rate|fee|sum|figure)"
     r"|what is the (number|percentage|share|amount|cost|price))\b",
@@ -116,9 +116,9 @@ def asked_kind(question: str) -> Kind | None:
     if _ASKS_JUDGEMENT.search(question):
         return None
     part = _asked_part(question)
-    if _ASKSDATE.search(part):
+    if _ASKS_DATE.search(part):
         return "date"
-    if _ASKSNUMBER.search(part):
+    if _ASKS_NUMBER.search(part):
         return "number"
     if _ASKS_NAME.search(part):
         return "name"
@@ -287,18 +287,20 @@ def short_answer(question: str, sentence: str) -> Span | None:
     ("which country" -> "Philippines"), else one that names it ("which banks" -> "Bank of China",
     "which park" -> "Yosemite National Park"), else the first (the sentence leads with its answer
     more often than not on rtqa-dev)."""
-    spans = answer_spans(question, sentence)
-    if not spans:
-        return None
-    return min(spans, key=_rank(question))  # min keeps the first of equal rank
+    found = answering_sentence(question, [sentence])
+    return found[1] if found else None
 
 
 def answering_sentence(question: str, sentences: Sequence[str]) -> tuple[int, Span] | None:
     """Which of the answer's sentences (best first) the short answer comes from, and its span: the
-    first whose span is best by the same order as `short_answer`."""
+    best span by the order of `_rank`, the first of equal rank (the question is read once)."""
+    kind = asked_kind(question)
+    if kind is None:
+        return None
     rank = _rank(question)
-    found = [(index, short_answer(question, sentence)) for index, sentence in enumerate(sentences)]
-    spans = [(index, span) for index, span in found if span is not None]
+    spans = [
+        (index, span) for index, sentence in enumerate(sentences) for span in answer_spans(question, sentence, kind)
+    ]
     if not spans:
         return None
-    return min(spans, key=lambda item: rank(item[1]))
+    return min(spans, key=lambda item: rank(item[1]))  # min keeps the first of equal rank
