@@ -32,6 +32,8 @@ KEYS = (
     "context_containment",
     "answer_containment",
     "short_containment",
+    "short_shown",
+    "short_precision",
     "answer_words_p50",
     "answer_words_p90",
     "not_found_rate",

@@ -36,6 +36,7 @@ class Scores:
         self.not_found = 0
         self.asked = 0
         self.short_hits = 0
+        self.short_shown = 0
         self.latencies: list[float] = []
         self.answer_words: list[int] = []
 
@@ -53,6 +54,7 @@ class Scores:
         self.latencies.append(latency_ms)
         self.answer_hits += contains_answer(answer_text, query["answers"]) and not not_found
         self.short_hits += bool(short) and contains_answer(short or "", query["answers"])
+        self.short_shown += bool(short)
         if not not_found:
             self.answer_words.append(len(strip_markers(answer_text).split()))
         self.context_hits += contains_answer(context, query["answers"])
@@ -76,6 +78,9 @@ class Scores:
             "context_containment": round(self.context_hits / max(self.asked, 1), 4),
             "not_found_rate": round(self.not_found / max(self.asked, 1), 4),
             "short_containment": round(self.short_hits / max(self.asked, 1), 4),
+            # how often the bold answer is shown, and how often it holds a gold answer when it is
+            "short_shown": round(self.short_shown / max(self.asked, 1), 4),
+            "short_precision": round(self.short_hits / self.short_shown, 4) if self.short_shown else 0.0,
             "answer_words_p50": percentile(self.answer_words, 0.5),
             "answer_words_p90": percentile(self.answer_words, 0.9),
             "latency_p50_ms": percentile(self.latencies, 0.5),

@@ -63,6 +63,8 @@ KEYS = (
     "context_containment",
     "not_found_rate",
     "short_containment",
+    "short_shown",
+    "short_precision",
     "answer_words_p50",
     "answer_words_p90",
     "ingest_s",
@@ -113,3 +115,7 @@ def test_containment_follows_the_eval_readme() -> None:
     assert (metrics["answer_containment"], metrics["not_found_rate"]) == (0.5, 0.5)
     # the short answer's containment over all questions; words of found answers, markers left out
     assert (metrics["short_containment"], metrics["answer_words_p50"], metrics["answer_words_p90"]) == (0.5, 3, 3)
+    # shown for one question of two, and right where shown
+    assert (metrics["short_shown"], metrics["short_precision"]) == (0.5, 1.0)
+    scores.add({"answers": ["z"], "gold_doc_ids": []}, ["b"], "z", "w is it [1].", False, 10.0, "w")
+    assert (scores.metrics()["short_shown"], scores.metrics()["short_precision"]) == (0.6667, 0.5)
