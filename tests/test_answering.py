@@ -140,6 +140,38 @@ def test_a_question_that_asks_for_no_single_thing_has_no_short_answer(engine: En
     assert not answer.not_found and answer.short is None and answer.citations
 
 
+GALLERY = """Photos: Banks and the war in Ukraine
+
+Pictured: The Bank of China, one of two Chinese banks that restricted financing for Russian commodities, \
+is seen in London (file photo).
+Pictured: A branch of a Chinese state bank in Beijing, where banks restricted financing (file photo).
+Read more: How Chinese banks restricted financing for Russian trade
+"""
+
+
+def test_a_caption_never_outranks_the_sentence_that_answers(
+    tmp_path: Path, real_seed_index: Path, embeddings: Any
+) -> None:
+    """A photo gallery beside the seed repeats the question's words in captions; the answer still
+    comes from the story, and the bold answer names both banks (not the caption's one)."""
+    gallery = tmp_path / "docs" / "gallery.txt"
+    gallery.parent.mkdir()
+    gallery.write_text(GALLERY, encoding="utf-8")
+    index = copy_index(real_seed_index, tmp_path / "index")
+    settings = load_settings(index_dir=index)
+    ingest([gallery.parent], settings, embeddings=embeddings)
+    with_gallery = Engine(settings, embeddings=embeddings)
+    try:
+        retrieved = with_gallery.retriever.search("Which two Chinese banks restricted financing?").passages
+        assert any(passage.source.endswith("gallery.txt") for passage in retrieved)  # the captions compete
+        answer = with_gallery.answer("Which two Chinese banks restricted financing?")
+    finally:
+        with_gallery.close()
+    assert answer.short == "ICBC and Bank of China"
+    assert not answer.claims[0].text.startswith(("Pictured", "Read more"))
+    assert "Pictured" not in answer.text
+
+
 def test_stream_yields_text_then_answer(engine: Engine) -> None:
     events = list(engine.stream("Which two Chinese banks restricted financing?"))
     assert isinstance(events[-1], Answer)

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from qa.answering.short_answer import answer_spans, answering_sentence, asked_kind, short_answer
+from qa.answering.short_answer import (
+    answer_spans,
+    answering_sentence,
+    asked_count,
+    asked_kind,
+    confident_answer,
+    short_answer,
+)
 
 
 @pytest.mark.parametrize(
@@ -154,3 +161,44 @@ def test_an_answer_sentence_with_the_asked_thing_leads() -> None:
     ]
     found = answering_sentence("Which country raised a volcano alert to its highest level?", sentences)
     assert found is not None and found == (1, found[1]) and found[1].text == "Japan"
+
+
+BANKS = "Which two Chinese banks restricted financing?"
+BANK_SENTENCES = [
+    "At least two of China's largest state-owned banks - ICBC and Bank of China - are restricting financing.",
+    "Pictured: The Bank of China is seen in London (file photo).",
+]
+
+
+def test_a_short_answer_is_shown_only_when_sure() -> None:
+    # the asked number of names, from a sentence about the question's subject
+    found = confident_answer(BANKS, BANK_SENTENCES, [0.8, 0.9], [False, True])
+    assert found is not None and found[0] == 0 and found[1].text == "ICBC and Bank of China"
+    # the same sentence hardly about the subject: no short answer, whatever it holds
+    assert confident_answer(BANKS, BANK_SENTENCES, [0.3, 0.9], [False, True]) is None
+    # one name where two were asked for is not the answer, even from the caption's sentence
+    assert confident_answer(BANKS, BANK_SENTENCES[1:], [1.0], [False]) is None
+
+
+def test_a_caption_is_never_the_source_of_the_short_answer() -> None:
+    question = "Which country raised a volcano alert to its highest level?"
+    sentences = ["Pictured: Japan raised the volcano alert to its highest level (file photo)."]
+    assert confident_answer(question, sentences, [1.0], [True]) is None
+    assert confident_answer(question, sentences, [1.0], [False]) is not None
+
+
+def test_sentences_that_disagree_leave_no_short_answer() -> None:
+    question = "Which country raised a volcano alert to its highest level?"
+    sentences = [
+        "Japan raised the volcano alert to its highest level.",
+        "Chile raised the volcano alert to its highest level.",
+    ]
+    assert confident_answer(question, sentences, [1.0, 1.0], [False, False]) is None
+    # a rival sentence far less about the subject does not count against it
+    assert confident_answer(question, sentences, [1.0, 0.4], [False, False]) is not None
+
+
+def test_how_many_is_answered_by_a_count_of_the_asked_thing() -> None:
+    assert asked_count(BANKS) == 2 and asked_count("Which banks restricted financing?") is None
+    sentences = ["The council has met every year since 1994."]
+    assert confident_answer("How many members does the council have?", sentences, [1.0], [False]) is None

@@ -28,7 +28,7 @@ from .citations import CitationChecker
 from .prompting import NOT_FOUND_TEXT, fit_passages, heuristic_condense
 from .retrieval import Retrieval, Retriever
 from .sentence_vectors import SentenceVectors
-from .short_answer import SHORT_WORDS, answering_sentence
+from .short_answer import SHORT_WORDS, confident_answer
 
 log = logging.getLogger(__name__)
 
@@ -168,8 +168,11 @@ class Engine:
             yield NOT_FOUND_TEXT
             yield self._not_found(base)
             return
-        answering = answering_sentence(
-            standalone, [retrieval.passages[pick.passage].text[pick.start : pick.end] for pick in picks]
+        answering = confident_answer(
+            standalone,
+            [retrieval.passages[pick.passage].text[pick.start : pick.end] for pick in picks],
+            [pick.about for pick in picks],
+            [pick.boilerplate for pick in picks],
         )
         span = None
         if answering is not None:  # the sentence the short answer comes from leads, as its evidence

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ...text.boilerplate import boilerplate_in
 from ...text.sentences import sentence_spans
 from ...text.terms import terms
 from ...types import Passage
 from ..sentence_vectors import Vectors
-from ..short_answer import answer_spans, asked_kind
+from ..short_answer import QUESTION_TERMS, answer_spans, asked_kind
 
 MIN_WORDS = 4
 MAX_WORDS = 80
@@ -34,6 +35,8 @@ class Pick:
     start: int
     end: int
     score: float
+    about: float = 0.0  # the share of the question's weighted terms (not its wh-words) it holds
+    boilerplate: bool = False
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,8 @@ class ExtractiveWeights:
     title_coverage: float = -0.56
     answers: float = 0.5
     rank_penalty: float = 0.07  # times log(1 + passage rank)
+    #: a caption, byline, link or site notice (`text.boilerplate`): below any sentence of the story
+    boilerplate: float = -1.0
     sentences: int = 3
     passages: int = 4
     min_ratio: float = 0.3  # a sentence scoring below this share of the best one is left out
@@ -71,6 +76,8 @@ class Candidate:
     coverage: float
     title_coverage: float
     answers: bool
+    boilerplate: bool = False
+    about: float = 0.0  # `lexical` without the question's own words ("which", "how"): for the short answer
 
     def score(self, weights: ExtractiveWeights) -> float:
         return (
@@ -79,6 +86,7 @@ class Candidate:
             + weights.coverage * self.coverage
             + weights.title_coverage * self.title_coverage
             + weights.answers * self.answers
+            + weights.boilerplate * self.boilerplate
             - weights.rank_penalty * math.log1p(self.passage)
         )
 
@@ -101,7 +109,10 @@ def candidates(
     def share(found_terms: set[str] | frozenset[str]) -> float:
         return sum(weight for term, weight in term_weights.items() if term in found_terms) / total
 
-    found: list[tuple[int, int, int, frozenset[str], str, float, float]] = []
+    subject_weights = {term: weight for term, weight in term_weights.items() if term not in QUESTION_TERMS}
+    subject_total = sum(subject_weights.values()) or 1.0
+
+    found: list[tuple[int, int, int, frozenset[str], str, float, float, bool]] = []
     for index, passage in enumerate(passages[:max_passages]):
         coverage = share(set(terms(passage.title + "\n" + passage.text)))
         title_coverage = share(set(terms(passage.title)))
@@ -113,7 +124,8 @@ def candidates(
             sentence_terms = frozenset(terms(text))
             if not sentence_terms - set(question_terms):
                 continue  # says nothing the question does not
-            found.append((index, start, end, sentence_terms, text, coverage, title_coverage))
+            boilerplate = boilerplate_in(passage.text, start, end)
+            found.append((index, start, end, sentence_terms, text, coverage, title_coverage, boilerplate))
     if not found:
         return []
     similarity = vectors.embed_array([item[4] for item in found]) @ query_vector
@@ -127,9 +139,11 @@ def candidates(
             lexical=share(sentence_terms),
             coverage=coverage,
             title_coverage=title_coverage,
-            answers=bool(answer_spans(question, text, kind)),
+            answers=bool(answer_spans(question, text, kind)) and not boilerplate,
+            boilerplate=boilerplate,
+            about=sum(weight for term, weight in subject_weights.items() if term in sentence_terms) / subject_total,
         )
-        for (index, start, end, sentence_terms, text, coverage, title_coverage), cosine in zip(
+        for (index, start, end, sentence_terms, text, coverage, title_coverage, boilerplate), cosine in zip(
             found, similarity, strict=True
         )
     ]
@@ -156,7 +170,7 @@ def choose(found: Sequence[Candidate], weights: ExtractiveWeights) -> list[Pick]
     best = chosen[0]
     passage_order = list(dict.fromkeys(candidate.passage for candidate in chosen))
     rest = sorted(chosen[1:], key=lambda candidate: (passage_order.index(candidate.passage), candidate.start))
-    return [Pick(c.passage, c.start, c.end, c.score(weights)) for c in [best, *rest]]
+    return [Pick(c.passage, c.start, c.end, c.score(weights), c.about, c.boilerplate) for c in [best, *rest]]
 
 
 def pick_sentences(
