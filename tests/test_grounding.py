@@ -253,3 +253,64 @@ def test_a_title_ties_its_holder_to_its_country(engine: Engine, sentence: str, e
     assert passages
     checked = engine.checker.check(sentence, passages, question=PRESIDENT)
     assert [claim.verdict for claim in checked.claims] == [expected], checked.claims
+
+
+BANKS = "Which two Chinese banks restricted financing?"
+#: Sentences as a model writes them: facts of the passage joined, in other words ("limiting" for
+#: "restricting", "fearing" for "for fear that"), with "according to". Each was flagged before the
+#: check read a claim fact by fact.
+JOINED_FACTS = [
+    "ICBC and Bank of China are limiting purchases of Russian commodities, fearing that funding could be "
+    "seen as support for Moscow's invasion.",
+    "According to Bloomberg, ICBC and Bank of China are restricting the purchase of Russian commodities; "
+    "ICBC is the world's largest bank by assets.",
+    "ICBC and Bank of China are restricting the purchase of Russian commodities, and Bloomberg said the move "
+    "may only be temporary.",
+]
+#: The same joins with one fact wrong: each is still caught.
+JOINED_WITH_ONE_WRONG = [
+    (
+        BANKS,
+        "ICBC and Bank of China are restricting the purchase of Russian commodities; ICBC is the world's "
+        "smallest bank by assets.",
+    ),
+    (
+        BANKS,
+        "ICBC and Bank of China are restricting the purchase of Russian commodities, and Bloomberg said the "
+        "decision was taken for fear of sanctions from Japan.",
+    ),
+    (
+        "What share of Russian oil and gas is now sold to China?",
+        "China buys roughly 50% of the oil and gas Russia produces, and it has increased its purchases of "
+        "Russian commodities to power its growth.",
+    ),
+]
+
+
+@pytest.mark.parametrize("sentence", JOINED_FACTS)
+def test_facts_joined_in_other_words_are_supported(engine: Engine, sentence: str) -> None:
+    verdict, reason = verdict_of(engine, BANKS, sentence)
+    assert verdict == "supported", reason
+
+
+@pytest.mark.parametrize(("question", "sentence"), JOINED_WITH_ONE_WRONG)
+def test_a_joined_sentence_with_one_wrong_fact_is_caught(engine: Engine, question: str, sentence: str) -> None:
+    verdict, _ = verdict_of(engine, question, sentence)
+    assert verdict != "supported"
+
+
+def test_facts_of_a_claim_and_rounded_numbers() -> None:
+    from qa.answering.citations.decomposed import numbers_held, split_facts
+
+    assert split_facts("X has denied all allegations; and a jury found X liable for the damage.") == [
+        "X has denied all allegations",
+        "a jury found X liable for the damage",
+    ]
+    # a piece too short to state a fact ("The banks") stays with the next
+    assert split_facts("The banks, which limit financing, said nothing.") == [
+        "The banks, limit financing, said nothing"
+    ]
+    assert numbers_held("about 30% of it", "29.6% of it") and numbers_held("$1.2 billion", "$1,203 million")
+    assert numbers_held("more than 18,000 deaths", "18,172 deaths")
+    assert not numbers_held("about 40% of it", "29.6% of it") and not numbers_held("31.5%", "29.6%")
+    assert not numbers_held("$1.2 billion", "1,203 million euros")

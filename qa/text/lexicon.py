@@ -213,6 +213,21 @@ class Lexicon:
         return frozenset(found)
 
     @lru_cache(maxsize=65536)  # noqa: B019
+    def near(self, word: str) -> frozenset[str]:
+        """`related`, and the words one step up or down WordNet's tree of meanings from the
+        word's verb senses ("echo": repeat; "build": make): what a model may write for a
+        passage's verb. Opposites are not excluded here: `are_opposites` is checked first."""
+        found: set[str] = set(self.related(word))
+        if self._wordnet is None:
+            return frozenset(found)
+        with self._reading:
+            for base in self.bases(word):
+                for synset in self._wordnet.synsets(base, pos="v")[:4]:
+                    for neighbour in synset.hypernyms() + synset.hyponyms():
+                        found.update(lemma.name().lower() for lemma in neighbour.lemmas())
+        return frozenset(found)
+
+    @lru_cache(maxsize=65536)  # noqa: B019
     def is_verb_form(self, word: str) -> bool:
         """Whether `word` is an inflected verb ("vetoed", "rose", "winning"): what an answer
         sentence asserts, so a paraphrase may not leave it unaccounted for."""

@@ -91,6 +91,34 @@ def disagreement(
     )
 
 
+def conflict(claim: str, evidence: Evidence, lexicon: Lexicon, asked: frozenset[str] = frozenset()) -> Finding | None:
+    """`disagreement` without the demand that every word be found as written or as a synonym: for
+    one fact of a claim said in other words (`decomposed`), whose words `decomposed.covered` weighs.
+    Polarity, opposites, hedges, units and roles are read as strictly."""
+    claim = without_framing(claim)
+    said = Wording(claim)
+    if not any(_content(word) for word in said.words):
+        return _bare_answer(claim, evidence, asked, lexicon)
+    found = Wording(evidence.sentence)
+    window = Wording(evidence.window)
+    reading = _Reading(
+        said,
+        found,
+        window,
+        [lexicon.bases(word.text) for word in said.words],
+        [lexicon.bases(word.text) for word in found.words],
+        [lexicon.bases(word.text) for word in window.words],
+        lexicon,
+    )
+    return (
+        _quantities(claim, evidence.window)
+        or _polarity(reading)
+        or _opposites(reading)
+        or _hedges(reading)
+        or role_conflict(claim, evidence, asked, lexicon.is_proper_noun, lexicon.names_behind)
+    )
+
+
 def _bare_answer(claim: str, evidence: Evidence, asked: frozenset[str], lexicon: Lexicon) -> Finding | None:
     """A claim of names and numbers only ("The answer is: 2020.", "The President of China is Xi
     Jinping."): it says something only together with the question, so the evidence sentence must

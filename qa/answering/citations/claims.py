@@ -63,6 +63,7 @@ class Claim:
     verdict: Verdict | None = "supported"  # None: the sentence claims nothing (framing)
     reason: str = ""
     evidence: tuple[int, int, int] | None = None  # (passage, start, end) the verdict rests on
+    cited_before: list[int] = field(default_factory=list)  # what the writer cited, before the check
 
     def note_conflict(self, index: int, place: tuple[float, int, int], finding: Finding) -> None:
         """Keep, per passage, the disagreement of its sentence most like the claim; a contradiction

@@ -20,7 +20,17 @@ from ...text.terms import terms
 from ...types import Citation, ClaimCheck, Passage
 from ..sentence_vectors import Vectors
 from .agreement import disagreement
-from .claims import Claim, Evidence, Finding, drop_repeats, is_framing, normal, split_claims, without_cut_claim
+from .claims import (
+    Claim,
+    Evidence,
+    Finding,
+    drop_repeats,
+    is_framing,
+    normal,
+    split_claims,
+    without_cut_claim,
+)
+from .decomposed import evidence_at, places_of, support_by_facts
 from .facts import Facts, words_in
 from .roles import passage_names
 
@@ -76,7 +86,9 @@ class CitationChecker:
         needs_vectors = [claim for claim in claims if not self._verbatim(claim, passages, spans)]
         if needs_vectors:
             self._score_by_meaning(needs_vectors, passages, spans, asked.names)
+        pending: list[Claim] = []  # claims no passage sentence supports as a whole
         for claim in claims:
+            claim.cited_before = list(claim.cited)
             if not claim.cited and is_framing(claim.text, asked):
                 claim.verdict = None  # claims nothing: shown as written, not checked
                 continue
@@ -98,6 +110,12 @@ class CitationChecker:
             if supported:
                 claim.cited = supported
             else:
+                pending.append(claim)
+        if pending:
+            places = places_of(passages, spans, self.lexicon)
+            support_by_facts(pending, passages, places, self.embeddings, self.sentences, self.lexicon, asked.names)
+        for claim in pending:
+            if not claim.cited or not claim.support:
                 self._judge_unsupported(claim)
         return self._renumber(claims, passages)
 
@@ -238,12 +256,7 @@ class CitationChecker:
 
     @staticmethod
     def _evidence(passage: Passage, spans: Sequence[tuple[int, int]], position: int, names: frozenset[str]) -> Evidence:
-        """Sentence `position` of the passage, the window of it and its neighbours, and what
-        comes before it (with the title)."""
-        start, end = spans[position]
-        first, last = spans[max(0, position - 1)][0], spans[min(len(spans) - 1, position + 1)][1]
-        before = passage.title + "\n" + passage.text[spans[max(0, position - 2)][0] : start]
-        return Evidence(passage.text[start:end], passage.text[first:last], before, names)
+        return evidence_at(passage, spans, position, names)
 
     @staticmethod
     def _partner(
