@@ -43,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import llm_answers  # noqa: E402
 from benchmarks.calibrate import EVAL, WORK, dated_index  # noqa: E402
 from qa.answering.backends.extractive import compose, pick_sentences  # noqa: E402
 from qa.answering.citations import support as support_module  # noqa: E402
@@ -519,6 +520,9 @@ def main() -> None:
         report = run_local(engine, queries, args.local, args.labels)
     else:
         report = run_injection(engine, queries, args.limit, args.seed)
+        # beside the injected kinds: answers a strong model wrote, labelled sentence by sentence
+        llm = llm_answers.score(engine.checker, llm_answers.load_set())
+        report["llm_written"] = {key: value for key, value in llm.items() if key != "examples"}
     report["machine"] = {"cpu": _cpu(), "python": platform.python_version()}
     text = json.dumps(report, indent=2, ensure_ascii=False)
     print(text)
