@@ -367,11 +367,51 @@ def test_flagged_sentences_are_marked_where_they_stand(llm_app: RunningApp, llm:
     expect(last.locator(".claim-unsupported")).to_have_text("The Eiffel Tower was completed in Paris in 1889")
     expect(last.locator(".verdict-unsupported")).to_contain_text("not in the documents")
     assert contradicted.evaluate("node => getComputedStyle(node).textDecorationLine") == "line-through"
+    # each flagged sentence says why in its tooltip: the reason shown beside it, in plain words
+    # (the sanitiser keeps the attribute, and the apostrophes of the quoted words read as such)
+    shown = last.locator(".verdict-unsupported").inner_text()
+    reason = shown[shown.index("(") + 1 : shown.rindex(")")]
+    expect(last.locator(".claim-unsupported")).to_have_attribute(
+        "title", f"Not found in the passages searched: {reason}."
+    )
+    contradiction = last.locator(".verdict-contradicted").inner_text().split(": ", 1)[1]
+    expect(contradicted).to_have_attribute("title", f"Contradicted by source 1: {contradiction}.")
+    assert "'" in contradiction  # the passage's words, quoted
+    expect(last.locator(".verdict-all-supported")).to_have_count(0)
     expect(last.locator("a.cite", has_text="[1]").first).to_be_visible()
     text = last.inner_text()
     assert "[unsupported]" not in text and "contradicted by source" not in text
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "flagged-answer.png"))
+
+
+def test_an_answer_whose_every_sentence_is_supported_says_so(llm_app: RunningApp, llm: LLMServer, page: Page) -> None:
+    """Two sentences the passages say word for word: both keep their markers, none is flagged,
+    and one quiet line under the answer says so."""
+    sentences = (
+        "ICBC is the world's largest bank by assets, while Bank of China is the country's largest commercial "
+        "bank for currency trading.",
+        "US sanctions could potentially deprive them of access to the dollar.",
+    )
+
+    def reply(request: dict[str, Any]) -> str:
+        prompt = "\n".join(str(message.get("content")) for message in request["messages"])
+        passages = re.findall(r'<passage n="(\d+)"[^>]*>(.*?)</passage>', prompt, re.S)
+        cited = [next(n for n, text in passages if normalise(sentence) in normalise(text)) for sentence in sentences]
+        return " ".join(f"{sentence[:-1]} [{n}]." for sentence, n in zip(sentences, cited, strict=True))
+
+    llm.reply = reply
+    open_chat(page, llm_app.url)
+    last = ask(page, "Which is the world's largest bank by assets, and what could sanctions do to it?")
+    line = last.locator(".verdict-all-supported")
+    expect(line).to_have_text(re.compile(r"^All 2 sentences are supported by the cited passages?\.$"))
+    expect(last.locator(".claim-unsupported, .claim-contradicted, .verdict-unsupported")).to_have_count(0)
+    expect(last.locator("a.cite").first).to_be_visible()
+    assert line.evaluate("node => parseFloat(getComputedStyle(node).fontSize)") < last.locator("a.cite").first.evaluate(
+        "node => parseFloat(getComputedStyle(node.parentElement).fontSize)"
+    )  # quiet: smaller than the answer
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "supported-answer.png"))
 
 
 def test_off_topic_question_is_not_found(app: RunningApp, page: Page) -> None:
