@@ -30,6 +30,7 @@ import hashlib
 import json
 import random
 import sys
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
@@ -142,9 +143,12 @@ def score(checker: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
     by_kind: dict[str, Counter] = defaultdict(Counter)
     by_dataset: dict[str, Counter] = defaultdict(Counter)
     examples: list[dict[str, str]] = []
+    elapsed: list[float] = []
     for record in records:
         passages = passages_of(record, texts)
+        started = time.perf_counter()
         checked = checker.check(record["answer"], passages, question=record["question"])
+        elapsed.append((time.perf_counter() - started) * 1000)
         verdicts = {normal(claim.text): claim for claim in checked.claims}
         for sentence in record["sentences"]:
             claim = verdicts.get(normal(sentence["text"]))
@@ -196,6 +200,8 @@ def score(checker: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
         },
         "by_dataset": {dataset: dict(counts) for dataset, counts in sorted(by_dataset.items())},
         "unmatched_sentences": unmatched,
+        "check_ms_p50": round(sorted(elapsed)[len(elapsed) // 2], 1) if elapsed else 0.0,
+        "check_ms_p95": round(sorted(elapsed)[int(0.95 * (len(elapsed) - 1))], 1) if elapsed else 0.0,
         "examples": examples,
     }
 

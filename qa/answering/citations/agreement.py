@@ -110,12 +110,14 @@ def conflict(claim: str, evidence: Evidence, lexicon: Lexicon, asked: frozenset[
         [lexicon.bases(word.text) for word in window.words],
         lexicon,
     )
+    role = role_conflict(claim, evidence, asked, lexicon.is_proper_noun, lexicon.names_behind)
     return (
         _quantities(claim, evidence.window)
         or _polarity(reading)
         or _opposites(reading)
         or _hedges(reading)
-        or role_conflict(claim, evidence, asked, lexicon.is_proper_noun, lexicon.names_behind)
+        # a name swapped with another of the sentence's; where the name is at all, the caller read
+        or (role if role is not None and role.verdict == "contradicted" else None)
     )
 
 

@@ -168,6 +168,12 @@ def covered(fact: str, place: Place, lexicon: Lexicon, asked: frozenset[str]) ->
     return found / len(content)
 
 
+def _names_held(named: frozenset[str], place: Place) -> bool:
+    """The fact's names are in the place's sentence (`Place.words`), or some are and the rest in
+    its neighbours ("Jackson ... takes the seat Breyer held": Breyer is in the next sentence)."""
+    return named <= place.words
+
+
 def fact_support(
     fact: str,
     places: Sequence[Place],
@@ -177,13 +183,20 @@ def fact_support(
     conflict: Callable[[str, Evidence], Finding | None],
 ) -> tuple[float, Place] | None:
     """The place that states `fact` best (`similarity`: the fact's cosine with each place), or None."""
-    named = Facts.of_claim(fact).names - asked
+    named = fact_names(fact, lexicon) - asked
+    # who did it, when the fact opens with people ("Mothers showed ...", "Physicians reported"):
+    # the sentence's own word (its base or a synonym), not a neighbour's (the wrong person)
+    opener = re.match(r"\W*([A-Za-z]+)\b", fact)
+    who = opener.group(1).lower() if opener else ""
+    subject = lexicon.related(who) if who and terms(who) and lexicon.is_a(who, "person") else frozenset()
     negated = bool(Wording(fact).negated)
     best: tuple[float, Place] | None = None
     for place, cosine in sorted(zip(places, similarity, strict=True), key=lambda item: -item[1]):
         if best is not None and cosine + 1.0 <= best[0]:
             break
-        if not named <= place.words or not numbers_held(fact, place.evidence.window):
+        if not _names_held(named, place) or not numbers_held(fact, place.evidence.window):
+            continue
+        if subject and not subject & place.sentence_bases:
             continue
         share = covered(fact, place, lexicon, asked)
         if share < 1.0 - UNCOVERED_SHARE or (share < 1.0 and cosine < FACT_SIMILARITY):
@@ -206,14 +219,41 @@ _PRONOUN_START = re.compile(
 )
 
 
-def place_words(sentence: str, title: str, before: str) -> frozenset[str]:
+_CAPITALISED_RUN = re.compile(r"\b[A-Z][a-z]+(?:\s+(?:of\s+|for\s+|and\s+)?[A-Z][a-z]+)+")
+
+
+def acronyms(text: str) -> set[str]:
+    """ "World Health Organization" -> who, "Environmental Protection Agency" -> epa: a model
+    writes the short form of a name the passage spells out."""
+    runs = [re.sub(r"^(?:The|A|An)\s+", "", run) for run in _CAPITALISED_RUN.findall(text)]
+    return {"".join(word[0] for word in run.split() if word[0].isupper()).lower() for run in runs}
+
+
+def place_words(sentence: str, title: str, before: str, lexicon: Lexicon) -> frozenset[str]:
     """The words a fact's names must be among: the sentence's and the title's, and the sentences
-    before it when it opens with a pronoun ("She ..."). Not its neighbours': a name one sentence
-    away is someone else's role as often as not (the right fact given to the wrong person)."""
+    before it when it opens with a pronoun ("She ..."), with the names their adjectives come from
+    ("Bulgarian": Bulgaria) and the acronyms of names spelled out. Not its neighbours': a name one
+    sentence away is someone else's role as often as not (the right fact given to the wrong person)."""
     text = sentence + "\n" + title
     if _PRONOUN_START.match(sentence):
         text += "\n" + before
-    return frozenset(words_in(text))
+    found = words_in(text)
+    return frozenset(
+        found
+        | acronyms(text)
+        | {part for word in found for name in lexicon.names_behind(word) for part in words_in(name)}
+    )
+
+
+def fact_names(fact: str, lexicon: Lexicon) -> frozenset[str]:
+    """The names a fact states: capitalised words, but not a first word capitalised only because
+    the fact opens the sentence ("His remarks", "Officials said"): one WordNet does not know as a
+    name and no capitalised word follows ("Mack Rutherford" stays)."""
+    names = set(Facts.of_claim(fact).names)
+    first = re.match(r"\W*([A-Z][\w'’.-]*)(\s+[A-Z])?", fact)
+    if first is not None and first.group(2) is None and not lexicon.is_proper_noun(first.group(1)):
+        names -= words_in(first.group(1))
+    return frozenset(names)
 
 
 def evidence_at(passage: Passage, spans: Sequence[tuple[int, int]], position: int, names: frozenset[str]) -> Evidence:
@@ -241,7 +281,7 @@ def places_of(passages: Sequence[Passage], spans: Sequence[list[tuple[int, int]]
                     end,
                     evidence,
                     frozenset(terms(evidence.window)),
-                    place_words(evidence.sentence, passage.title, evidence.before),
+                    place_words(evidence.sentence, passage.title, evidence.before, lexicon),
                     frozenset().union(*(lexicon.bases(word) for word in window_words)),
                     frozenset().union(*(lexicon.bases(word) for word in sentence_words)),
                 )
