@@ -314,3 +314,22 @@ def test_facts_of_a_claim_and_rounded_numbers() -> None:
     assert numbers_held("more than 18,000 deaths", "18,172 deaths")
     assert not numbers_held("about 40% of it", "29.6% of it") and not numbers_held("31.5%", "29.6%")
     assert not numbers_held("$1.2 billion", "1,203 million euros")
+
+
+def test_names_as_models_write_them() -> None:
+    from qa.answering.citations.decomposed import acronyms, fact_names
+
+    words = lexicon()
+    assert acronyms("The World Health Organization and the Environmental Protection Agency met.") == {"who", "epa"}
+    # a capitalised opener that names nobody is no name; a name of two words keeps both
+    assert fact_names("Officials have told owners to park outside", words) == frozenset()
+    assert fact_names("Mack Rutherford landed in Sofia", words) == {"mack", "rutherford", "sofia"}
+    assert fact_names("China vetoed the resolution", words) == {"china"}
+
+
+def test_a_verb_of_more_or_less_is_never_taken_on_closeness_alone() -> None:
+    """ "enhanced" and "reduced" are as close in meaning as words get: said in other words, such a
+    verb must be the passage's own or a WordNet neighbour of it."""
+    words = lexicon()
+    assert words.changes_amount("enhanced") and words.changes_amount("cut") and words.changes_amount("lowering")
+    assert not words.changes_amount("logged") and not words.changes_amount("echoed")

@@ -213,6 +213,25 @@ class Lexicon:
         return frozenset(found)
 
     @lru_cache(maxsize=65536)  # noqa: B019
+    def changes_amount(self, word: str) -> bool:
+        """Whether a verb sense of `word` is a way to increase or to decrease ("enhanced",
+        "boosted", "cut", "lowering"): such a verb said in other words may be its opposite, so a
+        paraphrase of it is never taken on closeness of meaning alone."""
+        if self._wordnet is None:
+            return False
+        with self._reading:
+            roots = {
+                synset
+                for root in ("increase", "decrease", "reduce", "raise", "lower")
+                for synset in self._wordnet.synsets(root, "v")
+            }
+            for base in self.bases(word):
+                for synset in self._wordnet.synsets(base, "v")[:3]:
+                    if ({synset} | set(synset.closure(lambda found: found.hypernyms()))) & roots:
+                        return True
+        return False
+
+    @lru_cache(maxsize=65536)  # noqa: B019
     def near(self, word: str) -> frozenset[str]:
         """`related`, and the words one step up or down WordNet's tree of meanings from the
         word's verb senses ("echo": repeat; "build": make): what a model may write for a

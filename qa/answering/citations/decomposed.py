@@ -136,7 +136,15 @@ _STRICT = frozenset(
 )
 
 
-def covered(fact: str, place: Place, lexicon: Lexicon, asked: frozenset[str]) -> float:
+#: An asserted verb said in other words passes when the fact means what the sentence means this
+#: closely (MiniLM cosine) and nothing else of the fact is missing.
+PARAPHRASE_SIMILARITY = 0.75
+_FLOATING_ALL = re.compile(
+    r"\b(?:are|were|is|was|they|them|we|us|these|those)\s+all\b|\ball\s+(?:\d|of\b|part\b)", re.I
+)
+
+
+def covered(fact: str, place: Place, lexicon: Lexicon, asked: frozenset[str], cosine: float = 0.0) -> float:
     """The share of the fact's content words the place accounts for (a question word counts); 0
     when a word that decides the claim is missing: a widening word (`_STRICT`) or an asserted verb
     that is neither reporting nor one step from one of the place's words in WordNet."""
@@ -149,8 +157,13 @@ def covered(fact: str, place: Place, lexicon: Lexicon, asked: frozenset[str]) ->
     if not content:
         return 1.0
     asked_terms = set(terms(" ".join(asked)))
+    floating = bool(_FLOATING_ALL.search(fact))  # "are all part of", "all 30 members": not "all" of a kind
+    paraphrased = 0
     found = 0
     for word in content:
+        if word == "all" and floating:
+            found += 1
+            continue
         stems = set(terms(word))
         bases = lexicon.bases(word)
         if word in _STRICT:
@@ -163,8 +176,12 @@ def covered(fact: str, place: Place, lexicon: Lexicon, asked: frozenset[str]) ->
             found += 1
         elif lexicon.is_verb_form(word) or any(base in _REPORTING for base in bases):
             if not (bases & _REPORTING or lexicon.near(word) & place.window_bases):
-                return 0.0
+                if cosine < PARAPHRASE_SIMILARITY or lexicon.changes_amount(word):
+                    return 0.0
+                paraphrased += 1
             found += 1
+    if paraphrased and found < len(content):
+        return 0.0  # a verb in other words, and something else missing too
     return found / len(content)
 
 
@@ -198,7 +215,7 @@ def fact_support(
             continue
         if subject and not subject & place.sentence_bases:
             continue
-        share = covered(fact, place, lexicon, asked)
+        share = covered(fact, place, lexicon, asked, cosine)
         if share < 1.0 - UNCOVERED_SHARE or (share < 1.0 and cosine < FACT_SIMILARITY):
             continue
         if negated and not Wording(place.evidence.sentence).negated:
