@@ -9,6 +9,7 @@ import argparse
 import json
 import logging
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -127,11 +128,21 @@ def keep_in_sync(roots: list[str], settings: Any, args: argparse.Namespace) -> i
         else:
             print_report(sync.report, args)
 
+    _stop_on_signals()
     try:
         watch(roots, settings.index_dir, lambda: ingest(roots, settings), synced, ready=ready)
     except KeyboardInterrupt:
         print("stopped watching", file=sys.stderr, flush=True)
     return 0
+
+
+def _stop_on_signals() -> None:
+    """Ctrl-C (SIGINT) stops a watch cleanly, whatever the parent left behind: a process started
+    in the background by a shell inherits SIGINT ignored, and one started by a process that has
+    it blocked (seen from a pytest worker after other tests) inherits it blocked; either would
+    never stop on it."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def guarded(main: Callable[[Sequence[str] | None], int]) -> Callable[[Sequence[str] | None], int]:
