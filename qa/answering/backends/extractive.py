@@ -11,12 +11,14 @@ comes first; `short_answer` takes the answer's span from it.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from ...text.boilerplate import boilerplate_in
+from ...text.lexicon import lexicon
 from ...text.sentences import sentence_spans
 from ...text.terms import terms
 from ...types import Passage
@@ -111,6 +113,7 @@ def candidates(
 
     subject_weights = {term: weight for term, weight in term_weights.items() if term not in QUESTION_TERMS}
     subject_total = sum(subject_weights.values()) or 1.0
+    places = place_terms(question)
 
     found: list[tuple[int, int, int, frozenset[str], str, float, float, bool]] = []
     for index, passage in enumerate(passages[:max_passages]):
@@ -141,12 +144,29 @@ def candidates(
             title_coverage=title_coverage,
             answers=bool(answer_spans(question, text, kind)) and not boilerplate,
             boilerplate=boilerplate,
-            about=sum(weight for term, weight in subject_weights.items() if term in sentence_terms) / subject_total,
+            about=sum(
+                weight
+                for term, weight in subject_weights.items()
+                if term in sentence_terms or places.get(term, frozenset()) & sentence_terms
+            )
+            / subject_total,
         )
         for (index, start, end, sentence_terms, text, coverage, title_coverage, boilerplate), cosine in zip(
             found, similarity, strict=True
         )
     ]
+
+
+def place_terms(question: str) -> dict[str, frozenset[str]]:
+    """The question's adjectives of places, as the terms of the places they name: "Chinese" is
+    said by a sentence that says "China's" (WordNet, `Lexicon.names_behind`)."""
+    found = lexicon()
+    aliases: dict[str, frozenset[str]] = {}
+    for word in re.findall(r"\b[A-Z][a-z]+\b", question):
+        behind = found.names_behind(word.lower())
+        if behind:
+            aliases.update({term: frozenset(terms(" ".join(behind))) for term in terms(word)})
+    return aliases
 
 
 def _similar(a: Candidate, b: Candidate) -> bool:
