@@ -191,6 +191,18 @@ def _names_held(named: frozenset[str], place: Place) -> bool:
     return named <= place.words
 
 
+#: A sentence this close to a fact (MiniLM cosine) that contradicts it outweighs any support
+#: found further away: an answer sentence reworded from it ("approved" for "rejected").
+CONTRADICTION_SIMILARITY = 0.6
+
+
+def _denies(denied: Sequence[frozenset[str]], place: Place, lexicon: Lexicon) -> bool:
+    """Each word the fact negates is negated in the place's sentence too."""
+    found = Wording(place.evidence.sentence)
+    negated = [lexicon.bases(found.words[head].text) for head in found.negated]
+    return all(any(bases & other for other in negated) for bases in denied)
+
+
 def fact_support(
     fact: str,
     places: Sequence[Place],
@@ -206,25 +218,26 @@ def fact_support(
     opener = re.match(r"\W*([A-Za-z]+)\b", fact)
     who = opener.group(1).lower() if opener else ""
     subject = lexicon.related(who) if who and terms(who) and lexicon.is_a(who, "person") else frozenset()
-    negated = bool(Wording(fact).negated)
+    said = Wording(fact)
+    denied = [lexicon.bases(said.words[head].text) for head in said.negated]
     best: tuple[float, Place] | None = None
     for place, cosine in sorted(zip(places, similarity, strict=True), key=lambda item: -item[1]):
         if best is not None and cosine + 1.0 <= best[0]:
             break
         if not _names_held(named, place) or not numbers_held(fact, place.evidence.window):
             continue
+        found = conflict(fact, place.evidence)
+        if found is not None:
+            if found.verdict == "contradicted" and best is None and cosine >= CONTRADICTION_SIMILARITY:
+                return None  # the sentence closest to the fact says otherwise
+            continue
         if subject and not subject & place.sentence_bases:
             continue
         share = covered(fact, place, lexicon, asked, cosine)
         if share < 1.0 - UNCOVERED_SHARE or (share < 1.0 and cosine < FACT_SIMILARITY):
             continue
-        if negated and not Wording(place.evidence.sentence).negated:
-            continue  # a fact that denies something needs a passage sentence that denies it too
-        found = conflict(fact, place.evidence)
-        if found is not None:
-            if found.verdict == "contradicted" and best is None:
-                return None  # a sentence closer to the fact than any support says otherwise
-            continue
+        if denied and not _denies(denied, place, lexicon):
+            continue  # a fact that denies something needs a sentence that denies the same
         score = cosine + share
         if best is None or score > best[0]:
             best = (score, place)
