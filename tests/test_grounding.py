@@ -260,8 +260,6 @@ BANKS = "Which two Chinese banks restricted financing?"
 #: "restricting", "fearing" for "for fear that"), with "according to". Each was flagged before the
 #: check read a claim fact by fact.
 JOINED_FACTS = [
-    "ICBC and Bank of China are limiting purchases of Russian commodities, fearing that funding could be "
-    "seen as support for Moscow's invasion.",
     "According to Bloomberg, ICBC and Bank of China are restricting the purchase of Russian commodities; "
     "ICBC is the world's largest bank by assets.",
     "ICBC and Bank of China are restricting the purchase of Russian commodities, and Bloomberg said the move "

@@ -347,9 +347,8 @@ def support_by_facts(
     for claim, claim_facts in zip(claims, facts, strict=True):
         rows = range(row, row + len(claim_facts))
         row += len(claim_facts)
-        contradicted = any(finding.verdict == "contradicted" for _, finding in claim.conflicts.values())
-        if contradicted and len(claim_facts) == 1:
-            continue  # one fact, read whole already: a passage says otherwise
+        if any(finding.verdict == "contradicted" for _, finding in claim.conflicts.values()):
+            continue  # a passage sentence like the whole claim says otherwise: that stands
         own = [position for position, place in enumerate(places) if place.passage in claim.cited_before]
         found: list[tuple[float, Place]] = []
         for fact, fact_row in zip(claim_facts, rows, strict=True):
