@@ -63,42 +63,26 @@ def disagreement(
 ) -> Finding | None:
     """Why `evidence` does not support `claim`, or None when it does. `asked`: the words of the
     question (a claim repeating its names ties nothing)."""
-    claim = without_framing(claim)
-    said = Wording(claim)
-    claim_bases = [lexicon.bases(word.text) for word in said.words]
-    if not any(_content(word) for word in said.words):
-        return _bare_answer(claim, evidence, asked, lexicon)
-    # Polarity, opposites and hedges are read in the sentence itself: a neighbour's "not" or
-    # "could" is about something else. Coverage and roles take the window (a claim may join two).
-    found = Wording(evidence.sentence)
-    window = Wording(evidence.window)
-    reading = _Reading(
-        said,
-        found,
-        window,
-        claim_bases,
-        [lexicon.bases(word.text) for word in found.words],
-        [lexicon.bases(word.text) for word in window.words],
-        lexicon,
-    )
-    return (
-        _quantities(claim, evidence.window)
-        or _polarity(reading)
-        or _opposites(reading)
-        or _hedges(reading)
-        or role_conflict(claim, evidence, asked, lexicon.is_proper_noun, lexicon.names_behind)
-        or _uncovered(reading, asked)
-    )
+    return _disagreement(claim, evidence, lexicon, asked, every_word=True)
 
 
 def conflict(claim: str, evidence: Evidence, lexicon: Lexicon, asked: frozenset[str] = frozenset()) -> Finding | None:
     """`disagreement` without the demand that every word be found as written or as a synonym: for
     one fact of a claim said in other words (`decomposed`), whose words `decomposed.covered` weighs.
-    Polarity, opposites, hedges, units and roles are read as strictly."""
+    Polarity, opposites, hedges and units are read as strictly; of roles, only a name swapped with
+    another of the sentence's counts (where the name is at all, the caller read)."""
+    return _disagreement(claim, evidence, lexicon, asked, every_word=False)
+
+
+def _disagreement(
+    claim: str, evidence: Evidence, lexicon: Lexicon, asked: frozenset[str], every_word: bool
+) -> Finding | None:
     claim = without_framing(claim)
     said = Wording(claim)
     if not any(_content(word) for word in said.words):
         return _bare_answer(claim, evidence, asked, lexicon)
+    # Polarity, opposites and hedges are read in the sentence itself: a neighbour's "not" or
+    # "could" is about something else. Coverage and roles take the window (a claim may join two).
     found = Wording(evidence.sentence)
     window = Wording(evidence.window)
     reading = _Reading(
@@ -111,13 +95,15 @@ def conflict(claim: str, evidence: Evidence, lexicon: Lexicon, asked: frozenset[
         lexicon,
     )
     role = role_conflict(claim, evidence, asked, lexicon.is_proper_noun, lexicon.names_behind)
+    if not every_word and role is not None and role.verdict != "contradicted":
+        role = None
     return (
         _quantities(claim, evidence.window)
         or _polarity(reading)
         or _opposites(reading)
         or _hedges(reading)
-        # a name swapped with another of the sentence's; where the name is at all, the caller read
-        or (role if role is not None and role.verdict == "contradicted" else None)
+        or role
+        or (_uncovered(reading, asked) if every_word else None)
     )
 
 
