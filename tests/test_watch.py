@@ -140,28 +140,3 @@ def test_a_bad_file_is_reported_and_the_watch_goes_on(
     assert running.report()["files"]["added"] == 1
     assert "06:12" in ask(index, embeddings, "When is high water on Monday?").text
     assert running.stop() == 0
-
-
-def test_ctrl_c_stops_a_watch_started_with_sigint_ignored(tmp_path: Path) -> None:
-    """A watch started in the background by a shell (or a test worker) inherits SIGINT ignored;
-    Ctrl-C must still stop it, with its index committed."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "harbour.txt").write_text("The harbour office opens at nine every weekday.\n", encoding="utf-8")
-    process = subprocess.Popen(
-        [sys.executable, "ingest.py", str(folder), "--index", str(tmp_path / "index"), "--watch", "--json"],
-        cwd=ROOT,
-        env={**os.environ, **hash_model_env()},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
-    try:
-        assert process.stdout is not None
-        assert json.loads(process.stdout.readline())["files"]["added"] == 1
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=EVENT_TIMEOUT_S) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
